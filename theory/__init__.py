@@ -1,0 +1,64 @@
+"""Symbolic side of the verifier: every formula the project uses, derived with sympy.
+
+Nothing here simulates; `sims` never imports this package and this package never imports `sims`.
+The claim layer (`claims`) pairs the predictions made here with measurements made there.
+"""
+
+from ._dynamics import (
+    ESCAPE_OVERLAP,
+    OverlapDynamics,
+    escape_samples_general,
+    escape_samples_leading,
+    lower_threshold,
+    median_abs_start,
+    start_quantile,
+    step_schedule,
+    upper_threshold,
+)
+from ._hermite import (
+    ACTIVATION_NAMES,
+    activation_expr,
+    derivative_second_moment,
+    hermite,
+    hermite_coefficients,
+    parse_activation,
+)
+from ._latents import (
+    LATENT_NAMES,
+    TASK_NAMES,
+    Latent,
+    latent,
+    snr,
+    spike_hermite_moments,
+    spike_moments,
+)
+from ._population import PopulationLoss, m, recommended_activation
+
+
+__all__ = [
+    "ACTIVATION_NAMES",
+    "ESCAPE_OVERLAP",
+    "LATENT_NAMES",
+    "TASK_NAMES",
+    "Latent",
+    "OverlapDynamics",
+    "PopulationLoss",
+    "activation_expr",
+    "derivative_second_moment",
+    "escape_samples_general",
+    "escape_samples_leading",
+    "hermite",
+    "hermite_coefficients",
+    "latent",
+    "lower_threshold",
+    "m",
+    "median_abs_start",
+    "parse_activation",
+    "recommended_activation",
+    "snr",
+    "spike_hermite_moments",
+    "spike_moments",
+    "start_quantile",
+    "step_schedule",
+    "upper_threshold",
+]

@@ -1,0 +1,222 @@
+"""Overlap dynamics of the spherical perceptron under online SGD, and escape-sample counts.
+
+BAGJ step (one fresh sample per step): w <- (w - (delta/N) grad L) / norm. To second order in
+the step, with a = y sigma'(lambda) and |x|^2 = N, the overlap m = w.u moves by
+
+    E[dm] = (delta/N) (1 - m^2) (-phi'(m))  -  (delta^2 / (2N)) s m          per sample,
+    Var[dm] = (delta^2 / N^2) s                                             per sample (m ~ 0),
+
+drift, spherical shrink and martingale noise, with s = E[sigma'(Z)^2]. A mini-batch of B samples
+with step (delta/N) * sum_b grad_b has the same per-sample drift, shrink and noise, so the
+sample count does not depend on B while B stays well below N^(k/2).
+
+Search phase: the escape-sample count from m0 to m1 under the drift alone is
+n = integral_{m0}^{m1} N dm / (delta k a_k m^(k-1)); sympy integrates it for k = 1, 2 and k >= 3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools as ft
+import math
+
+import numpy as np
+import scipy.integrate
+import scipy.special
+import sympy as sp
+
+from ._population import PopulationLoss, m
+
+
+N = sp.Symbol("N", positive=True)
+n = sp.Symbol("n", positive=True)
+delta = sp.Symbol("delta", positive=True)
+delta0 = sp.Symbol("delta_0", positive=True)
+m0, m1 = sp.symbols("m_0 m_1", positive=True)
+a_k = sp.Symbol("a_k", positive=True)
+k_sym = sp.Symbol("k", positive=True, integer=True)
+s_sym = sp.Symbol("s", positive=True)
+
+ESCAPE_OVERLAP = 0.5
+"""Default escape threshold m1: escape is the first sample count with |m| >= m1."""
+
+STABILITY_RATIO = 10
+REFERENCE_DIM = 16
+
+
+@ft.lru_cache(maxsize=None)
+def escape_samples_leading(k: int) -> sp.Expr:
+    """Search-phase samples from m0 to m1 with drift dm/dn = (delta/N) k a_k m^(k-1), integrated
+    by sympy (for k >= 3 with k symbolic, then specialised)."""
+    integrand = N / (delta * k_sym * a_k * m ** (k_sym - 1))
+    if k in (1, 2):
+        expr = sp.integrate(integrand.subs(k_sym, k), (m, m0, m1))
+    else:
+        p = sp.Symbol("p", positive=True)  # p = k - 2 > 0
+        general = sp.integrate(integrand.subs(k_sym, p + 2), (m, m0, m1))
+        expr = general.subs(p, k - 2)
+    return sp.expand_log(sp.simplify(expr), force=True)
+
+
+def escape_samples_general() -> sp.Expr:
+    """The k >= 3 escape-sample count with k kept symbolic (for the docs)."""
+    p = sp.Symbol("p", positive=True)
+    integrand = N / (delta * k_sym * a_k * m ** (p + 1))
+    return sp.simplify(sp.integrate(integrand, (m, m0, m1)).subs(p, k_sym - 2))
+
+
+def step_schedule(k: int) -> sp.Expr:
+    """delta_N: delta_0 for k = 1, delta_0 / log N for k = 2, delta_0 N^(-(k-2)/2) / log N for k >= 3."""
+    if k == 1:
+        return delta0
+    return delta0 * N ** (-sp.Rational(k - 2, 2)) / sp.log(N)
+
+
+def lower_threshold(k: int) -> sp.Expr:
+    """n << N^(k-1): SGD from a random start does not leave the equator (BAGJ lower bound)."""
+    return N ** (k - 1)
+
+
+def upper_threshold(k: int) -> sp.Expr:
+    """n >> N^(k-1) log^2 N: SGD recovers the spike (BAGJ upper bound, k >= 3)."""
+    return N ** (k - 1) * sp.log(N) ** 2
+
+
+@dataclasses.dataclass(frozen=True)
+class OverlapDynamics:
+    """Drift, shrink and noise of the overlap for a [`theory.PopulationLoss`][] at numeric beta.
+
+    **Arguments:**
+    - `loss`: the population loss (its `beta` must be a number).
+    - `m_escape`: escape threshold m1.
+    """
+
+    loss: PopulationLoss
+    m_escape: float = ESCAPE_OVERLAP
+
+    def __post_init__(self):
+        if not self.loss.beta.is_number:
+            raise ValueError("OverlapDynamics needs a numeric snr")
+        if not self.loss.recoverable:
+            raise ValueError(self.loss.verdict)
+        if not 0 < self.m_escape < 1:
+            raise ValueError(f"escape overlap must lie in (0, 1), got {self.m_escape}")
+
+    # ---- symbolic pieces -------------------------------------------------------------------
+    @property
+    def k(self) -> int:
+        return self.loss.information_exponent
+
+    @property
+    def a(self) -> sp.Expr:
+        return self.loss.leading_coefficient
+
+    @property
+    def s(self) -> sp.Expr:
+        return self.loss.gradient_scale
+
+    @ft.cached_property
+    def drift(self) -> sp.Expr:
+        """Mean change of m per sample from the population gradient (tangent projection)."""
+        return delta / N * (1 - m**2) * (-sp.diff(self.loss.series, m))
+
+    @ft.cached_property
+    def shrink(self) -> sp.Expr:
+        """Mean change of m per sample from renormalising after a step of norm^2 = (delta/N)^2 s N."""
+        return -(delta**2) / (2 * N) * self.s * m
+
+    @ft.cached_property
+    def noise_variance(self) -> sp.Expr:
+        """Variance of the change of m per sample (martingale part, m near 0)."""
+        return delta**2 / N**2 * self.s
+
+    @property
+    def rate(self) -> sp.Expr:
+        """dm/dn of the deterministic overlap ODE."""
+        return self.drift + self.shrink
+
+    @ft.cached_property
+    def escape_leading(self) -> sp.Expr:
+        """Leading-order search-phase samples as a function of N, delta, m0, m1."""
+        return escape_samples_leading(self.k).subs(a_k, self.a)
+
+    @property
+    def schedule(self) -> sp.Expr:
+        return step_schedule(self.k)
+
+    @ft.cached_property
+    def default_delta0(self) -> float:
+        """delta_0 chosen so that drift / shrink = 10 at m0 = N^-1/2 for N = 16 (our choice).
+
+        At m0 = gamma / sqrt(N) the ratio is 2 k a_k gamma^(k-2) log N / (delta_0 s) under the
+        schedule, so it grows with N; smaller N are the hardest case.
+        """
+        k, a, s = self.k, float(self.a), float(self.s)
+        return 2 * k * a * math.log(REFERENCE_DIM) / (STABILITY_RATIO * s)
+
+    # ---- numeric versions --------------------------------------------------------------------
+    def step(self, dim: int, d0: float | None = None) -> float:
+        """delta_N for dimension `dim` (the schedule, with `d0` or the default delta_0)."""
+        d0 = self.default_delta0 if d0 is None else d0
+        return float(self.schedule.subs({N: dim, delta0: d0}))
+
+    @ft.cached_property
+    def _rate_fn(self):
+        return sp.lambdify((m, N, delta), self.rate, "numpy")
+
+    def ode_escape_samples(self, dim: int, step: float, start: float) -> float:
+        """Samples for the deterministic ODE dm/dn = drift + shrink to go from `start` to m1.
+
+        Returns inf when the rate is not positive on the way (the shrink wins, or an odd-k start
+        on the wrong side of the equator). For even k the sign of `start` is irrelevant.
+        """
+        start = float(start)
+        if self.k % 2 == 0:
+            start = abs(start)
+        else:
+            start *= self.loss.favourable_sign
+        if start >= self.m_escape:
+            return 0.0
+        if start <= 0 and self.k >= 2:
+            return math.inf
+        fn = self._rate_fn
+        grid = np.geomspace(max(start, 1e-12), self.m_escape, 64) if start > 0 else None
+        probe = fn(grid if grid is not None else np.linspace(start, self.m_escape, 64), dim, step)
+        if np.any(np.asarray(probe) <= 0):
+            return math.inf
+        val, _ = scipy.integrate.quad(
+            lambda v: 1.0 / fn(v, dim, step), start, self.m_escape, limit=200, epsrel=1e-8
+        )
+        return float(val)
+
+    def leading_escape_samples(self, dim: int, step: float, start: float) -> float:
+        """The sympy closed form (drift only) evaluated numerically."""
+        expr = self.escape_leading.subs({N: dim, delta: step, m0: abs(start), m1: self.m_escape})
+        return float(expr)
+
+    def lower_threshold(self, dim) -> np.ndarray:
+        return np.asarray(dim, float) ** (self.k - 1)
+
+    def upper_threshold(self, dim) -> np.ndarray:
+        d = np.asarray(dim, float)
+        return d ** (self.k - 1) * np.log(d) ** 2
+
+    def escape_scale(self, dim: int, d0: float | None = None) -> float:
+        """n_upper / ((k-2) k a_k delta_0)-type scale: N^(k-1) log^2 N / (k a_k delta_0 max(k-2,1)).
+
+        The budget of a sweep is a multiple of this: the upper threshold with the theory's
+        prefactor (for k >= 3 it is log N times the ODE escape count from m0 = N^-1/2).
+        """
+        d0 = self.default_delta0 if d0 is None else d0
+        k, a = self.k, float(self.a)
+        return float(self.upper_threshold(dim)) / (max(k - 2, 1) * k * a * d0)
+
+
+def median_abs_start(dim: int) -> float:
+    """Median of |w.u| for w uniform on the unit sphere in dimension `dim` (m^2 ~ Beta(1/2, (N-1)/2))."""
+    return math.sqrt(float(scipy.special.betaincinv(0.5, (dim - 1) / 2, 0.5)))
+
+
+def start_quantile(dim: int, q: float) -> float:
+    """Quantile q of |w.u| for w uniform on the sphere."""
+    return math.sqrt(float(scipy.special.betaincinv(0.5, (dim - 1) / 2, q)))
