@@ -1,0 +1,66 @@
+"""Numerical side of the verifier: data models, students, online-SGD engines, measurements.
+
+Nothing here is symbolic; `theory` never imports this package and this package never imports
+`theory`. The claim layer (`claims`) pairs them.
+"""
+
+from ._activations import ACTIVATION_NAMES, activation, activation_derivative, hermite_prob
+from ._data import (
+    NOISE_NAMES,
+    TASK_NAMES,
+    FourierBasis,
+    SpikeTask,
+    draw_noise,
+    draw_spike,
+    sample_class,
+    sample_inputs,
+)
+from ._engine import START_NAMES, OnlineSGD
+from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
+from ._results import SCHEMA_VERSION, atomic_write_bytes, config_hash, provenance, read_cell, write_cell
+from ._stats import (
+    Estimate,
+    ScalingFit,
+    bootstrap_medians,
+    log_power_fit,
+    mean_ci,
+    median_ci,
+    power_law_fit,
+    ratio_slope_fit,
+)
+
+
+__all__ = [
+    "ACTIVATION_NAMES",
+    "LATENT_NAMES",
+    "NOISE_NAMES",
+    "SCHEMA_VERSION",
+    "START_NAMES",
+    "TASK_NAMES",
+    "Estimate",
+    "FourierBasis",
+    "LatentSampler",
+    "OnlineSGD",
+    "ScalingFit",
+    "SpikeTask",
+    "activation",
+    "activation_derivative",
+    "atomic_write_bytes",
+    "bootstrap_medians",
+    "config_hash",
+    "draw_noise",
+    "draw_spike",
+    "hermite_prob",
+    "latent_sampler",
+    "log_power_fit",
+    "mean_ci",
+    "median_ci",
+    "power_law_fit",
+    "provenance",
+    "quadrature_from_moments",
+    "ratio_slope_fit",
+    "read_cell",
+    "sample_class",
+    "sample_inputs",
+    "write_cell",
+]

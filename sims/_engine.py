@@ -1,0 +1,248 @@
+"""Full online-SGD engine: a spherical perceptron with correlation loss, in Fourier coordinates.
+
+One step draws B fresh labelled samples per trajectory, takes the BAGJ step
+w <- normalise(w + (delta/N) sum_b y_b sigma'(lambda_b) x_b) (the gradient of -y sigma(w.x)), and
+tracks the overlap m = w.u. Trajectories (seeds x step sizes) are a batch axis handled by
+`jax.vmap`; the time axis is a `lax.scan` over log-spaced checkpoints with an inner
+`lax.while_loop` that stops early once every trajectory has escaped.
+
+Randomness: typed keys. A trajectory's key is fold_in(fold_in(key(root_seed), N), seed); its spike,
+start and data stream are fold_in(., 0 / 1 / 2), and step t uses fold_in(data_key, t). A seed
+re-run alone, or in any batch, reproduces its trajectory bit for bit; all step sizes of a seed see
+the same samples (common random numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools as ft
+import math
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._activations import activation_derivative
+from ._data import NOISE_NAMES, FourierBasis, SpikeTask, draw_noise, draw_spike
+
+
+START_NAMES = ("random", "conditioned")
+
+_PROGRESS: dict[int, Callable[[int, int], None]] = {}
+
+
+def _report(token, t, n_done):
+    fn = _PROGRESS.get(int(token))
+    if fn is not None:
+        fn(int(t), int(n_done))
+
+
+@dataclasses.dataclass(frozen=True)
+class OnlineSGD:
+    """Configuration of the full engine for one dimension.
+
+    **Arguments:**
+    - `dim`: input dimension N (>= 4); signals of length N, or `shape=(L, L)` images.
+    - `task`: a [`sims.SpikeTask`][].
+    - `activation`: student activation name (e.g. `-he4`).
+    - `batch`: samples per step B; the step is (delta/N) times the batch *sum* of gradients, so
+      the per-sample dynamics do not depend on B.
+    - `noise`: `gaussian` or `fixed_amplitude` noise class.
+    - `start`: `random` (uniform on the sphere) or `conditioned` (m0 = start_scale / sqrt(N)).
+    - `favourable_sign`: the start is flipped so that favourable_sign * m0 > 0 (BAGJ's start on
+      the descending side; irrelevant for even information exponents).
+    - `m_escape`: escape threshold on |m|.
+    - `dtype`: `float32` or `float64` (needs `jax_enable_x64`).
+    - `prng_impl`: JAX PRNG implementation (`threefry2x32` by default).
+    """
+
+    dim: int
+    task: SpikeTask
+    activation: str
+    batch: int = 1
+    noise: str = "gaussian"
+    start: str = "random"
+    start_scale: float = 1.0
+    favourable_sign: int = 1
+    m_escape: float = 0.5
+    dtype: str = "float32"
+    prng_impl: str = "threefry2x32"
+    shape: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.dim, int | np.integer) or self.dim < 4:
+            raise ValueError(f"dimension N={self.dim!r} is too small: use N >= 4")
+        if self.shape is not None and int(np.prod(self.shape)) != self.dim:
+            raise ValueError(f"shape {self.shape} does not have N={self.dim} pixels")
+        if not isinstance(self.batch, int | np.integer) or self.batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {self.batch!r}")
+        if self.noise not in NOISE_NAMES:
+            raise ValueError(f"unknown noise {self.noise!r}: use one of {', '.join(NOISE_NAMES)}")
+        if self.start not in START_NAMES:
+            raise ValueError(f"unknown start {self.start!r}: use one of {', '.join(START_NAMES)}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if self.dtype == "float64" and not jax.config.jax_enable_x64:
+            raise ValueError("float64 needs jax_enable_x64: set JAX_ENABLE_X64=1 or use --float64")
+        if not 0 < self.m_escape < 1:
+            raise ValueError(f"escape overlap must lie in (0, 1), got {self.m_escape}")
+        activation_derivative(self.activation)  # validates the name
+
+    @property
+    def basis(self) -> FourierBasis:
+        return FourierBasis(self.shape or (self.dim,))
+
+    # -- keys ----------------------------------------------------------------------------------
+    def seed_keys(self, root_seed: int, seeds: np.ndarray) -> jax.Array:
+        root = jax.random.key(root_seed, impl=self.prng_impl)
+        cell = jax.random.fold_in(root, self.dim)
+        return jax.vmap(lambda s: jax.random.fold_in(cell, s))(jnp.asarray(seeds, jnp.uint32))
+
+    def initial_state(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Spikes u and starting weights w0 for each key; shapes (S, N)."""
+        dtype = jnp.dtype(self.dtype)
+        basis = self.basis
+
+        def one(key):
+            u = draw_spike(jax.random.fold_in(key, 0), basis, dtype)
+            v = jax.random.normal(jax.random.fold_in(key, 1), (self.dim,), dtype)
+            if self.start == "random":
+                w = v / jnp.linalg.norm(v)
+            else:
+                m0 = jnp.asarray(self.start_scale / math.sqrt(self.dim), dtype)
+                v = v - (v @ u) * u
+                w = m0 * u + jnp.sqrt(1 - m0**2) * v / jnp.linalg.norm(v)
+            m = jnp.dot(w, u, precision="highest")
+            w = jnp.where(self.favourable_sign * m < 0, -w, w)
+            return u, w
+
+        return jax.vmap(one)(keys)
+
+    # -- the compiled run ----------------------------------------------------------------------
+    @ft.cached_property
+    def _compiled(self):
+        dtype = jnp.dtype(self.dtype)
+        basis, task, B, N = self.basis, self.task, int(self.batch), int(self.dim)
+        dsigma = activation_derivative(self.activation)
+        m_esc = self.m_escape
+        noise = self.noise
+
+        def step_one(w, u, data_key, step, t):
+            key = jax.random.fold_in(data_key, t)
+            k_z, k_y, k_g = jax.random.split(key, 3)
+            z = draw_noise(k_z, basis, (B,), noise, dtype)
+            y = jax.random.rademacher(k_y, (B,), dtype)
+            g = task.latent.sample(k_g, (B,), dtype)
+            proj = jnp.dot(z, jnp.stack([w, u], axis=1), precision="highest")  # (B, 2)
+            z_w, z_u = proj[:, 0], proj[:, 1]
+            m = jnp.dot(w, u, precision="highest")
+            shift = jnp.where(y > 0, task.spike_coordinate(z_u, g) - z_u, 0.0)
+            lam = z_w + shift * m
+            a = y * dsigma(lam)
+            grad_dir = jnp.dot(a, z, precision="highest") + jnp.sum(a * shift) * u
+            w = w + (step / N) * grad_dir
+            w = w / jnp.linalg.norm(w)
+            return w
+
+        step_batch = jax.vmap(step_one, in_axes=(0, 0, 0, 0, None))
+
+        def run(w0, u, data_keys, steps, ends, token):
+            S = w0.shape[0]
+            m0 = jnp.einsum("sn,sn->s", w0, u, precision="highest")
+
+            def body(carry, t_end):
+                def cond(c):
+                    w, t, esc, mx, bad = c
+                    return (t < t_end) & ~jnp.all((esc >= 0) | bad)
+
+                def inner(c):
+                    w, t, esc, mx, bad = c
+                    t = t + 1
+                    w = step_batch(w, u, data_keys, steps, t)
+                    m = jnp.einsum("sn,sn->s", w, u, precision="highest")
+                    am = jnp.abs(m)
+                    esc = jnp.where((esc < 0) & (am >= m_esc), t, esc)
+                    bad = bad | ~jnp.isfinite(m)
+                    return w, t, esc, jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0)), bad
+
+                carry = jax.lax.while_loop(cond, inner, carry)
+                w, t, esc, mx, bad = carry
+                m = jnp.einsum("sn,sn->s", w, u, precision="highest")
+                jax.debug.callback(_report, token, t, jnp.sum((esc >= 0) | bad))
+                return carry, (m, t)
+
+            init = (w0, jnp.int32(0), jnp.full((S,), -1, jnp.int32), jnp.abs(m0), jnp.zeros(S, bool))
+            (w, t, esc, mx, bad), (ms, ts) = jax.lax.scan(body, init, ends)
+            return m0, ms, ts, esc, mx, bad
+
+        return jax.jit(run)
+
+    def run(
+        self, steps, seeds, budget_samples: int, *, root_seed: int = 0, n_checkpoints: int = 64,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run every (step size, seed) trajectory for at most `budget_samples` samples.
+
+        **Arguments:**
+        - `steps`: BAGJ step sizes delta (each > 0).
+        - `seeds`: non-negative integer seed indices.
+        - `budget_samples`: samples per trajectory (rounded up to whole batches).
+        - `root_seed`: the root of the key tree.
+        - `n_checkpoints`: number of log-spaced checkpoints at which m is recorded.
+        - `progress`: called as progress(samples_done, trajectories_done) at each checkpoint.
+
+        **Returns:** a dict of numpy arrays with leading axes (step, seed): `initial_overlap`,
+        `overlap` (..., checkpoint; NaN after the run stopped), `escape_samples` (NaN if no
+        escape), `max_abs_overlap`, `finite`; plus `checkpoint_samples`, `wall_seconds` (run only)
+        and `compile_seconds`.
+        """
+        steps = np.atleast_1d(np.asarray(steps, float))
+        seeds = np.atleast_1d(np.asarray(seeds))
+        if steps.size == 0 or np.any(~np.isfinite(steps)) or np.any(steps <= 0):
+            raise ValueError(f"step sizes must be positive numbers, got {steps.tolist()}")
+        if seeds.size == 0 or np.any(seeds < 0) or not np.issubdtype(seeds.dtype, np.integer):
+            raise ValueError(f"seeds must be non-negative integers, got {seeds.tolist()}")
+        total_steps = max(1, math.ceil(budget_samples / self.batch))
+        if total_steps >= 2**31 - 1:
+            raise ValueError(f"budget of {budget_samples} samples is too large for one run")
+        ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
+        n_step, n_seed = steps.size, seeds.size
+        keys = self.seed_keys(root_seed, seeds)
+        u, w0 = self.initial_state(keys)
+        data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
+        # Flatten (step, seed) into one trajectory axis; all steps of a seed share its data.
+        tile = lambda a: jnp.tile(a, (n_step,) + (1,) * (a.ndim - 1))
+        flat_steps = jnp.repeat(jnp.asarray(steps, self.dtype), n_seed)
+        token = id(self) ^ int(time.time_ns() & 0xFFFFFF)
+        if progress is not None:
+            _PROGRESS[token] = lambda t, d: progress(t * self.batch, d)
+        args = (
+            tile(w0), tile(u), tile(data_keys), flat_steps, jnp.asarray(ends, jnp.int32),
+            jnp.int32(token & 0x7FFFFFFF),
+        )
+        start = time.perf_counter()
+        compiled = self._compiled.lower(*args).compile()
+        compile_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        try:
+            out = jax.block_until_ready(compiled(*args))
+        finally:
+            _PROGRESS.pop(token, None)
+        wall = time.perf_counter() - start
+        m0, ms, ts, esc, mx, bad = (np.asarray(a) for a in out)
+        reached = ts == ends  # checkpoints actually reached (the run stops when all escaped)
+        ms = np.where(reached[:, None], ms, np.nan).T
+        shape = (n_step, n_seed)
+        escape = np.where(esc >= 0, esc.astype(np.float64) * self.batch, np.nan)
+        return {
+            "initial_overlap": m0.reshape(shape),
+            "overlap": ms.reshape(shape + (len(ends),)),
+            "escape_samples": escape.reshape(shape),
+            "max_abs_overlap": mx.reshape(shape),
+            "finite": (~bad).reshape(shape),
+            "checkpoint_samples": ends.astype(np.float64) * self.batch,
+            "wall_seconds": np.float64(wall),
+            "compile_seconds": np.float64(compile_seconds),
+        }
