@@ -102,6 +102,10 @@ class OnlineSGD:
 
     def initial_state(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Spikes u and starting weights w0 for each key; shapes (S, N)."""
+        return self._initial_state(keys)
+
+    @ft.cached_property
+    def _initial_state(self):
         dtype = jnp.dtype(self.dtype)
         basis = self.basis
 
@@ -118,7 +122,7 @@ class OnlineSGD:
             w = jnp.where(self.favourable_sign * m < 0, -w, w)
             return u, w
 
-        return jax.vmap(one)(keys)
+        return jax.jit(jax.vmap(one))
 
     # -- the compiled run ----------------------------------------------------------------------
     @ft.cached_property
@@ -215,12 +219,12 @@ class OnlineSGD:
         # Flatten (step, seed) into one trajectory axis; all steps of a seed share its data.
         tile = lambda a: jnp.tile(a, (n_step,) + (1,) * (a.ndim - 1))
         flat_steps = jnp.repeat(jnp.asarray(steps, self.dtype), n_seed)
-        token = id(self) ^ int(time.time_ns() & 0xFFFFFF)
+        token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
         if progress is not None:
             _PROGRESS[token] = lambda t, d: progress(t * self.batch, d)
         args = (
             tile(w0), tile(u), tile(data_keys), flat_steps, jnp.asarray(ends, jnp.int32),
-            jnp.int32(token & 0x7FFFFFFF),
+            jnp.int32(token),
         )
         start = time.perf_counter()
         compiled = self._compiled.lower(*args).compile()

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 
-LATENT_NAMES = ("rademacher", "uniform", "laplace", "skewed", "gaussian", "moments:m3,m4,...")
+LATENT_NAMES = ("rademacher", "uniform", "laplace", "skewed", "gaussian", "moments:M1,M2,M3,...")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +93,7 @@ def quadrature_from_moments(moments: list[float]) -> tuple[np.ndarray, np.ndarra
         if np.allclose(got, given, rtol=1e-8, atol=1e-8):
             return rule
     raise ValueError(
-        f"moments {given[3:]} (from order 3) belong to no distribution: the Hankel matrix is "
+        f"moments {given[1:]} belong to no distribution: the Hankel matrix is "
         "not positive semi-definite (e.g. E[g^4] must be at least 1 + E[g^3]^2)"
     )
 
@@ -122,10 +122,18 @@ def latent_sampler(spec: str) -> LatentSampler:
             given = [float(v) for v in arg.split(",") if v.strip()]
         except ValueError:
             raise ValueError(
-                f"latent {spec!r}: write moments:M3,M4,... with numbers, e.g. moments:0,2"
+                f"latent {spec!r}: write moments:M1,M2,M3,... with numbers, e.g. moments:0,1,0,2"
             ) from None
-        if not given:
-            raise ValueError(f"latent {spec!r}: give at least E[g^3], e.g. moments:0,2")
-        atoms, probs = quadrature_from_moments([1.0, 0.0, 1.0, *given])
+        if len(given) < 3:
+            raise ValueError(
+                f"latent {spec!r}: give E[g], E[g^2] and at least E[g^3], e.g. moments:0,1,0,2"
+            )
+        mean, second = given[0], given[1]
+        if abs(mean) > 1e-12 or abs(second - mean**2 - 1) > 1e-12:
+            raise ValueError(
+                f"latent {spec!r} has mean {mean:g} and variance {second - mean**2:g}: a latent "
+                "must have mean 0 and variance 1 (standardise it)"
+            )
+        atoms, probs = quadrature_from_moments([1.0, *given])
         return LatentSampler(text, "discrete", tuple(map(float, atoms)), tuple(map(float, probs)))
     raise ValueError(f"unknown latent {spec!r}: use one of {', '.join(LATENT_NAMES)}")

@@ -28,7 +28,7 @@ snr = sp.Symbol("beta", positive=True)
 """The signal-to-noise ratio beta of the spike (symbolic)."""
 
 TASK_NAMES = ("phase", "amplitude", "mean")
-LATENT_NAMES = ("rademacher", "uniform", "laplace", "skewed", "gaussian", "moments:m3,m4,...")
+LATENT_NAMES = ("rademacher", "uniform", "laplace", "skewed", "gaussian", "moments:M1,M2,M3,...")
 
 _MAX_ORDER = 12
 
@@ -54,8 +54,8 @@ class Latent:
             raise ValueError(f"latent {self.name!r}: moment 0 must be 1, got {m0}")
         if m1 != 0 or m2 != 1:
             raise ValueError(
-                f"latent {self.name!r} has mean {m1} and variance {m2 - m1**2}: "
-                "a latent must have mean 0 and variance 1 (rescale it)"
+                f"latent {self.name!r} has mean {sp.N(m1, 6)} and variance {sp.N(m2 - m1**2, 6)}: "
+                "a latent must have mean 0 and variance 1 (standardise it)"
             )
         if len(self.moments) >= 5:
             m3, m4 = self.moments[3], self.moments[4]
@@ -99,7 +99,8 @@ def latent(spec: str) -> Latent:
     Names: `rademacher` (+-1), `uniform` (on [-sqrt 3, sqrt 3]), `laplace` (scale 1/sqrt 2),
     `skewed` or `skewed:RHO` (two-point law with atoms (1-RHO)/s w.p. RHO and -RHO/s,
     s = sqrt(RHO(1-RHO)); default RHO = 1/5), `gaussian` (no signal beyond order 2) and
-    `moments:M3,M4,...` (any mean-0, variance-1 law given by its moments from order 3 on).
+    `moments:M1,M2,M3,...` (any law given by its moments E[g], E[g^2], E[g^3], ...; it must have
+    mean 0 and variance 1, i.e. M1 = 0 and M2 = 1).
     """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"latent must be a non-empty string, got {spec!r}")
@@ -128,11 +129,13 @@ def latent(spec: str) -> Latent:
             given = [sp.nsimplify(float(v), rational=True) for v in arg.split(",") if v.strip()]
         except ValueError:
             raise ValueError(
-                f"latent {spec!r}: write moments:M3,M4,... with numbers, e.g. moments:0,2"
+                f"latent {spec!r}: write moments:M1,M2,M3,... with numbers, e.g. moments:0,1,0,2"
             ) from None
-        if not given:
-            raise ValueError(f"latent {spec!r}: give at least E[g^3], e.g. moments:0,2")
-        moments = (sp.Integer(1), sp.Integer(0), sp.Integer(1), *given)
+        if len(given) < 3:
+            raise ValueError(
+                f"latent {spec!r}: give E[g], E[g^2] and at least E[g^3], e.g. moments:0,1,0,2"
+            )
+        moments = (sp.Integer(1), *given)
     else:
         raise ValueError(
             f"unknown latent {spec!r}: use one of {', '.join(LATENT_NAMES)}"

@@ -1,0 +1,38 @@
+"""The claim layer: pairs theory predictions with simulation measurements.
+
+- `SweepConfig` / `Experiment`: one description of a sweep, from which both sides are built.
+- `run_cells`, `analyse`, `write_summary`: the scaling sweep pipeline.
+- `Claim`, `register`, `REGISTRY`, `run_claims`: registered, tiered checks with verdicts.
+"""
+
+from ._cache import enable_compilation_cache
+from ._config import ENGINES, PROFILES, Experiment, SweepConfig, UsageError
+from ._figures import save, scaling_figure
+from ._registry import REGISTRY, TIERS, Claim, ClaimResult, register, run_claims
+from ._sweep import SUMMARY_KEYS, SimulationError, analyse, cell_path, check_writable, run_cells, write_summary
+from . import phase_only  # noqa: F401  (registers the claims)
+
+
+__all__ = [
+    "ENGINES",
+    "PROFILES",
+    "REGISTRY",
+    "SUMMARY_KEYS",
+    "TIERS",
+    "Claim",
+    "ClaimResult",
+    "Experiment",
+    "SimulationError",
+    "SweepConfig",
+    "UsageError",
+    "analyse",
+    "enable_compilation_cache",
+    "cell_path",
+    "check_writable",
+    "register",
+    "run_cells",
+    "run_claims",
+    "save",
+    "scaling_figure",
+    "write_summary",
+]

@@ -1,0 +1,211 @@
+"""Sweep configuration: profiles, validation, and the pairing of theory with simulation.
+
+`SweepConfig` is the single description of a scaling sweep. `Experiment` builds, from it, the
+theory objects (population loss, overlap dynamics, schedule, budget) and the simulation objects
+(task, engine per N), so that the two sides always describe the same model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools as ft
+import math
+from typing import Any
+
+import numpy as np
+
+import sims
+import theory
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # seconds: the tests and `verify.py --tier smoke`
+    "smoke": {"dims": (8, 12, 16, 24), "seeds": 8, "start": "conditioned", "budget_factor": 1.0},
+    # about 5 minutes on 2 CPU cores: `make sweep`
+    "default": {"dims": (16, 24, 32, 48, 64), "seeds": 16, "start": "conditioned", "budget_factor": 1.0},
+    # hours on 2 CPU cores (the random start's heavy tail runs many seeds to the full budget)
+    "full": {"dims": (16, 24, 32, 48, 64, 96, 128), "seeds": 32, "start": "random", "budget_factor": 2.0},
+}
+ENGINES = ("auto", "full")
+
+
+class UsageError(ValueError):
+    """Bad input: reported as one line, exit code 2."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """Everything that defines a scaling sweep (the embedded default is the `default` profile).
+
+    **Arguments:**
+    - `task`: `phase` (default), `amplitude` or `mean`.
+    - `latent`: latent of the spike coordinate (default `rademacher`).
+    - `activation`: student activation; None picks the theory's recommendation (+-He_k).
+    - `snr`: signal strength beta.
+    - `dims`: the N grid.
+    - `seeds`: number of seeds per N.
+    - `engine`: `auto` or `full` (only the full engine exists so far; `auto` picks it).
+    - `start`: `random` (uniform on the sphere, favourable sign) or `conditioned` (m0 = N^-1/2).
+    - `step0`: delta_0 of the step schedule; None uses the theory's default.
+    - `budget_factor`: budget = factor x N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0).
+    - `batch`: samples per step; None means B = N.
+    - `noise`: `gaussian` or `fixed_amplitude` noise class.
+    """
+
+    task: str = "phase"
+    latent: str = "rademacher"
+    activation: str | None = None
+    snr: float = 10.0
+    dims: tuple[int, ...] = PROFILES["default"]["dims"]
+    seeds: int = PROFILES["default"]["seeds"]
+    engine: str = "auto"
+    start: str = "conditioned"
+    step0: float | None = None
+    budget_factor: float = 1.0
+    batch: int | None = None
+    noise: str = "gaussian"
+    m_escape: float = theory.ESCAPE_OVERLAP
+    root_seed: int = 0
+    n_checkpoints: int = 48
+    dtype: str = "float32"
+    prng_impl: str = "threefry2x32"
+    profile: str = "default"
+
+    @classmethod
+    def from_profile(cls, profile: str, **overrides) -> SweepConfig:
+        if profile not in PROFILES:
+            raise UsageError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
+        values = dict(PROFILES[profile], profile=profile)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).validated()
+
+    def validated(self) -> SweepConfig:
+        """Check every field; raise UsageError naming the bad value and what to do."""
+        if self.task not in theory.TASK_NAMES:
+            raise UsageError(f"unknown task {self.task!r}: use one of {', '.join(theory.TASK_NAMES)}")
+        try:
+            theory.latent(self.latent)
+            sims.latent_sampler(self.latent)
+            if self.activation is not None:
+                theory.parse_activation(self.activation)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if not (isinstance(self.snr, int | float) and math.isfinite(self.snr) and self.snr > 0):
+            raise UsageError(f"--snr {self.snr!r} must be a positive number")
+        dims = tuple(self.dims)
+        if not dims:
+            raise UsageError("--N needs at least one dimension, e.g. --N 16 32 64")
+        for d in dims:
+            if not isinstance(d, int | np.integer) or d < 4:
+                raise UsageError(f"--N value {d!r} is too small: every N must be an integer >= 4")
+        if len(set(dims)) != len(dims):
+            raise UsageError(f"--N {list(dims)} repeats a dimension: list each N once")
+        if not isinstance(self.seeds, int | np.integer) or self.seeds < 1:
+            raise UsageError(f"--seeds {self.seeds!r} must be an integer >= 1")
+        if self.engine not in ENGINES:
+            raise UsageError(f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)}")
+        if self.start not in sims.START_NAMES:
+            raise UsageError(f"unknown start {self.start!r}: use one of {', '.join(sims.START_NAMES)}")
+        if self.step0 is not None and not (math.isfinite(self.step0) and self.step0 > 0):
+            raise UsageError(f"--step {self.step0!r} must be a positive number (delta_0 of the schedule)")
+        if not (math.isfinite(self.budget_factor) and self.budget_factor > 0):
+            raise UsageError(f"--budget-factor {self.budget_factor!r} must be a positive number")
+        if self.batch is not None and (not isinstance(self.batch, int | np.integer) or self.batch < 1):
+            raise UsageError(f"--batch {self.batch!r} must be an integer >= 1")
+        if self.noise not in sims.NOISE_NAMES:
+            raise UsageError(f"unknown noise {self.noise!r}: use one of {', '.join(sims.NOISE_NAMES)}")
+        if not 0 < self.m_escape < 1:
+            raise UsageError(f"escape overlap {self.m_escape!r} must lie in (0, 1)")
+        return dataclasses.replace(self, dims=tuple(sorted(int(d) for d in dims)))
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["dims"] = list(self.dims)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """The theory and the simulation of one `SweepConfig`, side by side."""
+
+    config: SweepConfig
+
+    @ft.cached_property
+    def activation(self) -> str:
+        if self.config.activation is not None:
+            return self.config.activation
+        try:
+            return theory.recommended_activation(self.config.task, self.config.latent)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+    @ft.cached_property
+    def loss(self) -> theory.PopulationLoss:
+        return theory.PopulationLoss(self.config.task, self.config.latent, self.activation, self.config.snr)
+
+    @ft.cached_property
+    def dynamics(self) -> theory.OverlapDynamics:
+        """Overlap dynamics; for an unrecoverable loss, those of the sign-flipped activation
+        (same |a_k| and gradient scale), used only to set the schedule and the budget."""
+        if self.loss.information_exponent is None:
+            raise UsageError(self.loss.verdict)
+        loss = self.loss
+        if not loss.recoverable:
+            sign, base = theory.parse_activation(self.activation)
+            flipped = base if sign < 0 else f"-{base}"
+            loss = theory.PopulationLoss(self.config.task, self.config.latent, flipped, self.config.snr)
+        return theory.OverlapDynamics(loss, self.config.m_escape)
+
+    @property
+    def k(self) -> int:
+        return self.dynamics.k
+
+    @ft.cached_property
+    def step0(self) -> float:
+        return self.dynamics.default_delta0 if self.config.step0 is None else float(self.config.step0)
+
+    def step(self, dim: int) -> float:
+        return self.dynamics.step(dim, self.step0)
+
+    def batch(self, dim: int) -> int:
+        return dim if self.config.batch is None else int(self.config.batch)
+
+    def budget(self, dim: int) -> int:
+        return int(math.ceil(self.config.budget_factor * self.dynamics.escape_scale(dim, self.step0)))
+
+    def start_overlap(self, dim: int) -> float:
+        """The start the theory's prediction uses: N^-1/2 (conditioned) or the median |m0| (random)."""
+        if self.config.start == "conditioned":
+            return 1.0 / math.sqrt(dim)
+        return theory.median_abs_start(dim)
+
+    def predicted_escape(self, dim: int) -> float:
+        """ODE escape samples from the typical start (the median for a random start)."""
+        return self.dynamics.ode_escape_samples(dim, self.step(dim), self.start_overlap(dim))
+
+    @ft.cached_property
+    def task(self) -> sims.SpikeTask:
+        return sims.SpikeTask.make(self.config.task, self.config.snr, self.config.latent)
+
+    def engine(self, dim: int) -> sims.OnlineSGD:
+        c = self.config
+        return sims.OnlineSGD(
+            dim=dim, task=self.task, activation=self.activation, batch=self.batch(dim),
+            noise=c.noise, start=c.start, favourable_sign=self.loss.favourable_sign
+            if self.loss.information_exponent else 1,
+            m_escape=c.m_escape, dtype=c.dtype, prng_impl=c.prng_impl,
+        )
+
+    def engine_name(self, dim: int) -> str:
+        return "full"
+
+    def cell_config(self, dim: int) -> dict:
+        """Everything that determines one cell's numbers (its file is reused only if equal)."""
+        c = self.config
+        return {
+            "task": c.task, "latent": c.latent, "activation": self.activation, "snr": c.snr,
+            "N": dim, "seeds": list(range(c.seeds)), "step": self.step(dim), "budget": self.budget(dim),
+            "batch": self.batch(dim), "start": c.start, "noise": c.noise, "m_escape": c.m_escape,
+            "root_seed": c.root_seed, "n_checkpoints": c.n_checkpoints, "dtype": c.dtype,
+            "prng_impl": c.prng_impl, "engine": self.engine_name(dim),
+        }

@@ -1,0 +1,112 @@
+"""Paper-style figures (matplotlib, Agg backend), saved atomically as PNG and PDF."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import sims  # noqa: E402
+
+
+STYLE = {
+    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 7.5,
+    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 150,
+}
+
+
+def save(fig, stem: Path) -> list[Path]:
+    """Save `fig` to stem.png and stem.pdf atomically; returns the paths."""
+    paths = []
+    for ext in ("png", "pdf"):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, bbox_inches="tight")
+        path = Path(f"{stem}.{ext}")
+        sims.atomic_write_bytes(path, buf.getvalue())
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
+    """Escape samples against N (seeds, medians with intervals, ODE, thresholds) and n*/N^(k-1)."""
+    k = summary["information_exponent"]
+    rows = summary["cells"]
+    dims = np.array([r["N"] for r in rows], float)
+    with plt.rc_context(STYLE):
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.2, 3.0), constrained_layout=True)
+        rng = np.random.default_rng(0)
+        censored = False
+        for r in rows:
+            esc = np.asarray(cells[r["N"]]["escape_samples"].values[0], float)
+            jitter = r["N"] * np.exp(rng.normal(0, 0.025, esc.size))
+            ok = np.isfinite(esc)
+            ax.scatter(jitter[ok], esc[ok], s=6, color="0.6", alpha=0.6, lw=0, zorder=1)
+            if (~ok).any():
+                censored = True
+                ax.scatter(jitter[~ok], np.full((~ok).sum(), r["budget"]), marker="^", s=10,
+                           color="tab:red", alpha=0.7, lw=0, zorder=1)
+        med = np.array([r["median_escape_samples"]["value"] or np.nan for r in rows], float)
+        lo = np.array([r["median_escape_samples"]["lo"] or np.nan for r in rows], float)
+        hi = np.array([r["median_escape_samples"]["hi"] or np.inf for r in rows], float)
+        hi_plot = np.where(np.isfinite(hi), hi, med * 3)
+        yerr = np.vstack([med - lo, hi_plot - med])
+        ax.errorbar(dims, med, yerr=yerr, fmt="o", color="k", ms=4, capsize=2, zorder=3,
+                    label=f"median, 95% CI ({rows[0]['seeds']} seeds)")
+        fine = np.geomspace(dims.min(), dims.max(), 40)
+        if summary["recoverable"]:
+            theory_curve = [exp.dynamics.ode_escape_samples(d, exp.step(d), exp.start_overlap(d))
+                            for d in fine]
+            ax.plot(fine, theory_curve, color="tab:blue", lw=1.5, zorder=2, label="ODE (theory)")
+        ref = np.nanmin(med) if np.isfinite(med).any() else 1.0
+        i0 = int(np.nanargmin(med)) if np.isfinite(med).any() else 0
+        low = fine ** (k - 1)
+        up = fine ** (k - 1) * np.log(fine) ** 2
+        ax.plot(fine, low / dims[i0] ** (k - 1) * ref, "--", color="tab:green", lw=1,
+                label=rf"$\propto N^{{{k - 1}}}$ (lower)")
+        ax.plot(fine, up / (dims[i0] ** (k - 1) * np.log(dims[i0]) ** 2) * ref, ":", color="tab:orange",
+                lw=1.2, label=rf"$\propto N^{{{k - 1}}}\log^2 N$ (upper)")
+        if censored:
+            ax.scatter([], [], marker="^", color="tab:red", s=10, label="no escape (at budget)")
+        ax.set(xscale="log", yscale="log", xlabel="input dimension N", ylabel="escape samples n*")
+        fit = summary.get("fit")
+        title = f"task={exp.config.task}, latent={exp.config.latent}, $\\sigma$={exp.activation}, k={k}"
+        if fit:
+            e = fit["exponent"]
+            title += f"\nfitted exponent {e['value']:.2f} [{e['lo']:.2f}, {e['hi']:.2f}]"
+        ax.set_title(title)
+        ax.legend(loc="upper left", frameon=False)
+        ax.set_xticks(dims, [str(int(d)) for d in dims], minor=False)
+        ax.minorticks_off()
+
+        norm = dims ** (k - 1)
+        bx.errorbar(dims, med / norm, yerr=yerr / norm, fmt="o-", color="k", ms=4, capsize=2,
+                    label=rf"$n^*/N^{{{k - 1}}}$")
+        norm2 = norm * np.log(dims) ** 2
+        scale = (med[i0] / norm[i0]) / (med[i0] / norm2[i0]) if np.isfinite(med[i0]) else 1.0
+        bx.errorbar(dims, med / norm2 * scale, yerr=yerr / norm2 * scale, fmt="s--", color="tab:orange",
+                    ms=3.5, capsize=2, label=rf"$n^*/(N^{{{k - 1}}}\log^2 N)$, rescaled")
+        if summary["recoverable"]:
+            pred = np.array([r["theory_escape_samples"] or np.nan for r in rows], float)
+            bx.plot(dims, pred / norm, color="tab:blue", lw=1.2, label="ODE (theory)")
+        bx.set(xscale="log", xlabel="input dimension N", ylabel="normalised escape samples")
+        bx.set_xticks(dims, [str(int(d)) for d in dims])
+        bx.minorticks_off()
+        verdict = summary.get("verdict") or {}
+        lines = []
+        if summary.get("bounds"):
+            for name in ("lower", "upper"):
+                b = summary["bounds"][name]
+                s = b["slope"]
+                lines.append(f"{name}: slope {s['value']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}] "
+                             f"-> {'holds' if b['holds'] else 'VIOLATED'}")
+        elif verdict:
+            lines.append(verdict.get("reason", "")[:80])
+        bx.set_title("\n".join(lines) if lines else "")
+        bx.legend(loc="best", frameon=False)
+        return save(fig, stem)

@@ -1,0 +1,114 @@
+"""End-to-end tests of the command-line scripts: outputs, resumption, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import claims
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(name: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def smoke_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep")
+    proc = run_script("scaling_sweep.py", "--profile", "smoke", "--no-progress", "--out", str(out))
+    return out, proc
+
+
+def test_smoke_sweep_writes_summary_cells_and_figures(smoke_sweep):
+    out, proc = smoke_sweep
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    for key in claims.SUMMARY_KEYS:
+        assert key in summary
+    assert summary["information_exponent"] == 4 and summary["recoverable"] is True
+    assert summary["predicted_exponent"] == 3
+    assert [c["N"] for c in summary["cells"]] == [8, 12, 16, 24]
+    for cell in summary["cells"]:
+        assert {"seeds", "budget", "escaped_fraction", "median_escape_samples", "theory_escape_samples"} <= set(cell)
+        assert cell["seeds"] == 8
+    for key in ("exponent", "log_power"):
+        assert {"value", "lo", "hi"} <= set(summary["fit"][key])
+    assert {"lower", "upper"} <= set(summary["bounds"])
+    assert isinstance(summary["verdict"]["reason"], str) and summary["verdict"]["reason"]
+    assert summary["provenance"]["jax_version"]
+    assert (out / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "scaling.pdf").read_bytes()[:4] == b"%PDF"
+    assert len(list((out / "cells").glob("*.nc"))) == 4
+    assert "verdict:" in proc.stdout
+
+
+def test_rerun_skips_finished_cells_and_recomputes_corrupt_ones(smoke_sweep):
+    out, _ = smoke_sweep
+    cells = sorted((out / "cells").glob("*.nc"))
+    stamps = {p: p.stat().st_mtime_ns for p in cells}
+    cells[0].write_bytes(b"corrupt")
+    proc = run_script("scaling_sweep.py", "--profile", "smoke", "--no-progress", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert cells[0].stat().st_mtime_ns != stamps[cells[0]]
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in cells[1:])
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+BAD_ARGS = [
+    (["--task", "colour"], "colour"),
+    (["--latent", "cauchy"], "cauchy"),
+    (["--activation", "sigmoid"], "sigmoid"),
+    (["--N", "3", "8"], "N value 3"),
+    (["--seeds", "0"], "--seeds 0"),
+    (["--step", "-0.5"], "--step -0.5"),
+    (["--latent", "moments:0.5,1.25,0,3"], "mean 0.5"),
+    (["--latent", "moments:0,2,0,6"], "variance 2"),
+    (["--latent", "gaussian"], "gaussian"),
+    (["--profile", "huge"], "huge"),
+    (["--engine", "warp"], "warp"),
+    (["--step", "1e37", "--activation", "he6", "--N", "8"], "NaN"),
+]
+
+
+@pytest.mark.parametrize("args, needle", BAD_ARGS)
+def test_bad_input_exits_2_with_one_line_and_no_files(tmp_path, args, needle):
+    out = tmp_path / "out"
+    proc = run_script("scaling_sweep.py", "--profile", "smoke", "--no-progress", "--out", str(out), *args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]
+
+
+def test_unwritable_output_folder_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_script("scaling_sweep.py", "--profile", "smoke", "--out", str(blocker / "sub"))
+    assert proc.returncode == 2 and "not a folder" in proc.stderr
+    if os.geteuid() != 0:  # root can write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        proc = run_script("scaling_sweep.py", "--profile", "smoke", "--out", str(locked / "x"))
+        assert proc.returncode == 2 and "not writable" in proc.stderr
+
+
+def test_help_explains_every_flag():
+    proc = run_script("scaling_sweep.py", "--help")
+    assert proc.returncode == 0
+    for flag in ("--task", "--latent", "--activation", "--snr", "--N", "--seeds", "--engine", "--start",
+                 "--profile", "--out"):
+        assert flag in proc.stdout
+
+
+def test_verify_refuses_unknown_tier_and_claim(tmp_path):
+    assert run_script("verify.py", "--tier", "huge").returncode == 2
+    assert run_script("verify.py", "--claim", "nope", "--out", str(tmp_path)).returncode == 2

@@ -1,0 +1,228 @@
+"""Tests of the numerical side: data model, latents, activations, engine, statistics, files."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import sample_moment_se, within_se
+
+import sims
+import theory
+
+
+# ---- Fourier data model ---------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(16,), (15,), (8, 8), (5, 5), (6, 4)])
+def test_fourier_coordinates_are_orthonormal(shape):
+    basis = sims.FourierBasis(shape)
+    x = jax.random.normal(jax.random.key(0), (5, *shape))
+    c = basis.from_pixels(x)
+    assert c.shape == (5, basis.dim)
+    np.testing.assert_allclose(basis.to_pixels(c), x, atol=1e-5)
+    np.testing.assert_allclose((c**2).sum(-1), (x.reshape(5, -1) ** 2).sum(-1), rtol=1e-5)
+    # Coordinates of the identity: the transform is an orthogonal matrix.
+    eye = jnp.eye(basis.dim).reshape(basis.dim, *shape)
+    mat = np.asarray(basis.from_pixels(eye))
+    np.testing.assert_allclose(mat @ mat.T, np.eye(basis.dim), atol=1e-5)
+    assert basis.n_self + 2 * basis.n_pairs == basis.dim
+    assert np.all(np.diff(basis.frequencies[: basis.n_self]) >= 0)
+
+
+def test_bad_shapes_are_refused():
+    with pytest.raises(ValueError, match="shape"):
+        sims.FourierBasis((1,))
+    with pytest.raises(ValueError, match="shape"):
+        sims.FourierBasis((2, 2, 2))
+
+
+def test_noise_variants_have_unit_power_and_fixed_amplitudes_are_exact():
+    basis = sims.FourierBasis((8, 8))
+    n = 20000
+    g = np.asarray(sims.draw_noise(jax.random.key(1), basis, (n,), "gaussian"))
+    mean, se = sample_moment_se(g[:, 5], 2)
+    assert within_se(mean, 1.0, se)
+    f = sims.draw_noise(jax.random.key(2), basis, (100,), "fixed_amplitude")
+    np.testing.assert_allclose(basis.amplitudes(f), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="unknown noise"):
+        sims.draw_noise(jax.random.key(0), basis, (2,), "pink")
+
+
+def test_spike_has_unit_norm_and_flat_amplitudes():
+    basis = sims.FourierBasis((32,))
+    u = sims.draw_spike(jax.random.key(3), basis)
+    assert abs(float(u @ u) - 1) < 1e-6
+    amps = np.asarray(basis.amplitudes(u)) * basis.dim
+    np.testing.assert_allclose(amps, 1.0, rtol=1e-4)
+
+
+def test_pixel_signals_of_both_classes_are_real_and_labelled():
+    basis = sims.FourierBasis((8, 8))
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    u = sims.draw_spike(jax.random.key(0), basis)
+    x, y = sims.sample_inputs(jax.random.key(1), task, basis, u, 1000)
+    pix = basis.to_pixels(x)
+    assert pix.shape == (1000, 8, 8) and pix.dtype == jnp.float32
+    assert set(np.unique(np.asarray(y))) == {-1.0, 1.0}
+    assert 0.4 < float((y > 0).mean()) < 0.6
+
+
+# ---- latents --------------------------------------------------------------------------------
+LATENTS = ["rademacher", "uniform", "laplace", "skewed", "skewed:0.1", "gaussian", "moments:0,1,0.5,3"]
+
+
+@pytest.mark.parametrize("name", LATENTS)
+def test_latent_sampler_moments_match_theory(name):
+    sampler = sims.latent_sampler(name)
+    exact = theory.latent(name)
+    g = np.asarray(sampler.sample(jax.random.key(7), (400_000,)), float)
+    for p in range(1, 5):
+        assert math.isclose(sampler.moment(p), float(exact.moments[p]), abs_tol=1e-9), (name, p)
+        mean, se = sample_moment_se(g, p)
+        assert within_se(mean, float(exact.moments[p]), se), (name, p, mean)
+
+
+def test_quadrature_reproduces_moments_and_refuses_impossible_ones():
+    atoms, probs = sims.quadrature_from_moments([1, 0, 1, 0.3, 2.5, -0.2, 9.0])
+    for p, target in enumerate([1, 0, 1, 0.3, 2.5, -0.2, 9.0]):
+        assert math.isclose(float(np.sum(probs * atoms**p)), target, abs_tol=1e-8)
+    with pytest.raises(ValueError, match="no distribution"):
+        sims.quadrature_from_moments([1, 0, 1, 1, 1.5])
+
+
+@pytest.mark.parametrize("bad", ["student-t", "moments:0.1,1,0,2", "moments:0,2,0,3", "skewed:1.5", ""])
+def test_bad_latents_name_the_value(bad):
+    with pytest.raises(ValueError) as err:
+        sims.latent_sampler(bad)
+    assert repr(bad) in str(err.value) or "non-empty" in str(err.value)
+
+
+# ---- activations ----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["he1", "he2", "he3", "-he4", "he5", "he6", "relu", "tanh", "erf"])
+def test_activation_derivative_matches_autodiff(name):
+    x = jnp.linspace(-3, 3, 41) + 0.013
+    fn, d = sims.activation(name), sims.activation_derivative(name)
+    auto = jax.vmap(jax.grad(fn))(x)
+    np.testing.assert_allclose(d(x), auto, rtol=1e-4, atol=1e-4)
+
+
+def test_activation_hermite_coefficients_match_theory():
+    nodes = np.linspace(-12, 12, 240_001)  # a dense grid: ReLU's kink defeats Gauss-Hermite
+    weights = np.exp(-(nodes**2) / 2)
+    weights = weights / weights.sum()
+    for name in ("relu", "erf", "-he4"):
+        sig = np.asarray(sims.activation(name)(jnp.asarray(nodes, jnp.float32)), float)
+        exact = theory.hermite_coefficients(name, 4)
+        for j in range(5):
+            he = np.asarray(sims.hermite_prob(j, jnp.asarray(nodes)), float)
+            assert math.isclose(float(np.sum(weights * sig * he)), float(exact[j]), abs_tol=1e-4)
+
+
+# ---- engine ---------------------------------------------------------------------------------
+def _engine(dim=16, **kw):
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    return sims.OnlineSGD(dim, task, "-he4", batch=kw.pop("batch", dim), **kw)
+
+
+def test_seed_alone_reproduces_its_trajectory_bit_for_bit():
+    eng = _engine(start="conditioned")
+    batch = eng.run([4e-4], np.arange(4), 60_000, n_checkpoints=12)
+    alone = eng.run([4e-4], [2], 60_000, n_checkpoints=12)
+    np.testing.assert_array_equal(batch["initial_overlap"][0, 2], alone["initial_overlap"][0, 0])
+    np.testing.assert_array_equal(batch["escape_samples"][0, 2], alone["escape_samples"][0, 0])
+    a, b = batch["overlap"][0, 2], alone["overlap"][0, 0]
+    both = np.isfinite(a) & np.isfinite(b)
+    assert both.sum() >= 3
+    np.testing.assert_array_equal(a[both], b[both])
+
+
+def test_steps_share_data_and_escape_is_consistent_with_overlaps():
+    eng = _engine(start="conditioned")
+    out = eng.run([2e-4, 4e-4], np.arange(6), 150_000, n_checkpoints=24)
+    np.testing.assert_array_equal(out["initial_overlap"][0], out["initial_overlap"][1])
+    np.testing.assert_allclose(np.abs(out["initial_overlap"]), 0.25, rtol=1e-5)
+    esc = out["escape_samples"]
+    assert np.all(out["max_abs_overlap"][np.isfinite(esc)] >= 0.5)
+    assert np.all(out["max_abs_overlap"][~np.isfinite(esc)] < 0.5)
+    assert np.all(esc[np.isfinite(esc)] % eng.batch == 0)
+    # The larger step escapes sooner (drift per sample is proportional to the step).
+    assert np.nanmedian(esc[1]) < np.nanmedian(esc[0])
+
+
+def test_random_start_takes_the_favourable_sign():
+    task = sims.SpikeTask.make("phase", 10.0, "skewed")
+    eng = sims.OnlineSGD(16, task, "he3", batch=16, favourable_sign=-1)
+    out = eng.run([1e-3], np.arange(16), 16, n_checkpoints=2)
+    assert np.all(out["initial_overlap"] < 0)
+
+
+def test_progress_is_reported():
+    calls = []
+    _engine().run([1e-4], [0], 5000, n_checkpoints=10, progress=lambda s, d: calls.append((s, d)))
+    assert len(calls) >= 5 and calls[-1][0] >= 5000
+
+
+def test_huge_step_produces_non_finite_flag():
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    eng = sims.OnlineSGD(8, task, "he6", batch=8)
+    out = eng.run([1e37], [0, 1], 800, n_checkpoints=4)
+    assert not out["finite"].any()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"dim": 3}, "N=3"), ({"batch": 0}, "batch"), ({"noise": "pink"}, "noise"),
+     ({"start": "zero"}, "start"), ({"dtype": "float16"}, "dtype"), ({"m_escape": 1.5}, "escape")],
+)
+def test_engine_refuses_bad_configuration(kwargs, match):
+    dim = kwargs.pop("dim", 16)
+    with pytest.raises(ValueError, match=match):
+        _engine(dim=dim, **kwargs)
+
+
+def test_engine_refuses_bad_steps_and_seeds():
+    eng = _engine()
+    with pytest.raises(ValueError, match="positive"):
+        eng.run([0.0], [0], 100)
+    with pytest.raises(ValueError, match="seeds"):
+        eng.run([1e-4], [-1], 100)
+
+
+# ---- statistics -----------------------------------------------------------------------------
+def test_median_ci_handles_censoring():
+    est = sims.median_ci([1, 2, 3, np.nan, np.nan])
+    assert est.value == 3 and est.hi == np.inf
+    est = sims.median_ci([np.nan] * 3 + [1.0])
+    assert est.value == np.inf
+
+
+def test_power_law_fit_recovers_a_known_exponent():
+    rng = np.random.default_rng(0)
+    dims = [16, 32, 64, 128, 256]
+    samples = [5 * d**3 * np.exp(rng.normal(0, 0.3, 24)) for d in dims]
+    fit = sims.power_law_fit(dims, samples)
+    e = fit["exponent"]
+    assert e.lo <= 3 <= e.hi and e.hi - e.lo < 0.5
+    slope = sims.ratio_slope_fit(dims, samples, exponent=3, log_power=2)["slope"]
+    assert slope.hi < 0  # n ~ N^3 exactly: n/(N^3 log^2 N) falls
+    logp = sims.log_power_fit(dims, samples, exponent=3)["log_power"]
+    assert logp.lo <= 0 <= logp.hi
+
+
+# ---- result files ---------------------------------------------------------------------------
+def test_cell_files_round_trip_and_refuse_other_configs(tmp_path):
+    eng = _engine()
+    run = eng.run([1e-4], [0, 1], 2000, n_checkpoints=5)
+    cfg = {"N": 16, "seeds": [0, 1], "step": 1e-4}
+    path = tmp_path / "cell.nc"
+    sims.write_cell(path, run, [1e-4], [0, 1], cfg)
+    assert [p.name for p in tmp_path.iterdir()] == ["cell.nc"]  # no temporary left behind
+    ds = sims.read_cell(path, cfg)
+    np.testing.assert_array_equal(ds["initial_overlap"].values, run["initial_overlap"])
+    for key in ("schema_version", "jax_version", "prng_impl", "config", "package_version", "engine"):
+        assert key in ds.attrs
+    assert sims.read_cell(path, dict(cfg, step=2e-4)) is None
+    path.write_bytes(b"not a netcdf file")
+    assert sims.read_cell(path, cfg) is None
