@@ -24,7 +24,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # about 5 minutes on 2 CPU cores: `make sweep`
     "default": {"dims": (16, 24, 32, 48, 64), "seeds": 16, "start": "conditioned", "budget_factor": 1.0},
     # hours on 2 CPU cores (the random start's heavy tail runs many seeds to the full budget)
-    "full": {"dims": (16, 24, 32, 48, 64, 96, 128), "seeds": 32, "start": "random", "budget_factor": 2.0},
+    "full": {"dims": (16, 24, 32, 48, 64, 96, 128), "seeds": 32, "start": "random", "budget_factor": 4.0},
 }
 ENGINES = ("auto", "full")
 
@@ -48,7 +48,7 @@ class SweepConfig:
     - `start`: `random` (uniform on the sphere, favourable sign) or `conditioned` (m0 = N^-1/2).
     - `step0`: delta_0 of the step schedule; None uses the theory's default.
     - `budget_factor`: budget = factor x N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0).
-    - `batch`: samples per step; None means B = N.
+    - `batch`: samples per step; None means the theory's B = round(N^((k-2)/2)) (N for k = 4).
     - `noise`: `gaussian` or `fixed_amplitude` noise class.
     """
 
@@ -168,7 +168,7 @@ class Experiment:
         return self.dynamics.step(dim, self.step0)
 
     def batch(self, dim: int) -> int:
-        return dim if self.config.batch is None else int(self.config.batch)
+        return self.dynamics.batch_size(dim) if self.config.batch is None else int(self.config.batch)
 
     def budget(self, dim: int) -> int:
         return int(math.ceil(self.config.budget_factor * self.dynamics.escape_scale(dim, self.step0)))

@@ -33,6 +33,13 @@ def save(fig, stem: Path) -> list[Path]:
     return paths
 
 
+def _tex(e: int, q: int) -> str:
+    text = "N" if e == 1 else f"N^{{{e}}}"
+    if q:
+        text += r"\log N" if q == 1 else rf"\log^{{{q}}} N"
+    return text
+
+
 def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
     """Escape samples against N (seeds, medians with intervals, ODE, thresholds) and n*/N^(k-1)."""
     k = summary["information_exponent"]
@@ -65,12 +72,12 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             ax.plot(fine, theory_curve, color="tab:blue", lw=1.5, zorder=2, label="ODE (theory)")
         ref = np.nanmin(med) if np.isfinite(med).any() else 1.0
         i0 = int(np.nanargmin(med)) if np.isfinite(med).any() else 0
-        low = fine ** (k - 1)
-        up = fine ** (k - 1) * np.log(fine) ** 2
-        ax.plot(fine, low / dims[i0] ** (k - 1) * ref, "--", color="tab:green", lw=1,
-                label=rf"$\propto N^{{{k - 1}}}$ (lower)")
-        ax.plot(fine, up / (dims[i0] ** (k - 1) * np.log(dims[i0]) ** 2) * ref, ":", color="tab:orange",
-                lw=1.2, label=rf"$\propto N^{{{k - 1}}}\log^2 N$ (upper)")
+        dyn = exp.dynamics
+        lo_tex, up_tex = (_tex(*dyn.thresholds[b]) for b in ("lower", "upper"))
+        ax.plot(fine, dyn.lower_threshold(fine) / dyn.lower_threshold(dims[i0]) * ref, "--",
+                color="tab:green", lw=1, label=rf"$\propto {lo_tex}$ (lower)")
+        ax.plot(fine, dyn.upper_threshold(fine) / dyn.upper_threshold(dims[i0]) * ref, ":",
+                color="tab:orange", lw=1.2, label=rf"$\propto {up_tex}$ (upper)")
         if censored:
             ax.scatter([], [], marker="^", color="tab:red", s=10, label="no escape (at budget)")
         ax.set(xscale="log", yscale="log", xlabel="input dimension N", ylabel="escape samples n*")
@@ -84,13 +91,13 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
         ax.set_xticks(dims, [str(int(d)) for d in dims], minor=False)
         ax.minorticks_off()
 
-        norm = dims ** (k - 1)
+        norm = dyn.lower_threshold(dims)
         bx.errorbar(dims, med / norm, yerr=yerr / norm, fmt="o-", color="k", ms=4, capsize=2,
-                    label=rf"$n^*/N^{{{k - 1}}}$")
-        norm2 = norm * np.log(dims) ** 2
-        scale = (med[i0] / norm[i0]) / (med[i0] / norm2[i0]) if np.isfinite(med[i0]) else 1.0
+                    label=rf"$n^*/{lo_tex}$")
+        norm2 = dyn.upper_threshold(dims)
+        scale = norm2[i0] / norm[i0]
         bx.errorbar(dims, med / norm2 * scale, yerr=yerr / norm2 * scale, fmt="s--", color="tab:orange",
-                    ms=3.5, capsize=2, label=rf"$n^*/(N^{{{k - 1}}}\log^2 N)$, rescaled")
+                    ms=3.5, capsize=2, label=rf"$n^*/({up_tex})$, rescaled")
         if summary["recoverable"]:
             pred = np.array([r["theory_escape_samples"] or np.nan for r in rows], float)
             bx.plot(dims, pred / norm, color="tab:blue", lw=1.2, label="ODE (theory)")

@@ -89,7 +89,9 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         m0 = np.asarray(ds["initial_overlap"].values[0], float)
         step = float(ds["step"].values[0])
         per_seed = np.array([exp.dynamics.ode_escape_samples(dim, step, a) for a in m0])
-        ratio = np.where(np.isfinite(per_seed) & np.isfinite(esc), esc / per_seed, np.nan)
+        good = np.isfinite(per_seed) & (per_seed > 0) & np.isfinite(esc)
+        ratio = np.full(esc.shape, np.nan)
+        ratio[good] = esc[good] / per_seed[good]
         rows.append({
             "N": dim,
             "seeds": int(esc.size),
@@ -106,7 +108,7 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
     summary: dict = {
         "information_exponent": k,
         "recoverable": bool(exp.loss.recoverable),
-        "predicted_exponent": k - 1,
+        "predicted_exponent": exp.dynamics.thresholds["lower"][0] if k else None,
         "theory": {
             "task": exp.config.task, "latent": exp.config.latent, "activation": exp.activation,
             "snr": exp.config.snr, "leading_coefficient": float(exp.loss.leading_coefficient),
@@ -139,13 +141,14 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
                        "(need 3 for a fit): raise --budget-factor or lower N"),
         }
         return summary
+    (lo_e, lo_q), (up_e, up_q) = exp.dynamics.thresholds["lower"], exp.dynamics.thresholds["upper"]
     pred = np.array([exp.predicted_escape(d) for d in usable])
     if np.all(np.isfinite(pred)):
         summary["theory"]["theory_fit_exponent"] = float(np.polyfit(np.log(usable), np.log(pred), 1)[0])
     power = sims.power_law_fit(usable, samples)
-    logp = sims.log_power_fit(usable, samples, exponent=k - 1)
-    lower = sims.ratio_slope_fit(usable, samples, exponent=k - 1, log_power=0)
-    upper = sims.ratio_slope_fit(usable, samples, exponent=k - 1, log_power=2)
+    logp = sims.log_power_fit(usable, samples, exponent=lo_e)
+    lower = sims.ratio_slope_fit(usable, samples, exponent=lo_e, log_power=lo_q)
+    upper = sims.ratio_slope_fit(usable, samples, exponent=up_e, log_power=up_q)
     lo_slope, up_slope = lower["slope"], upper["slope"]
     lower_holds = not (lo_slope.hi < 0)
     upper_holds = not (up_slope.lo > 0)
@@ -153,23 +156,43 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         "dims": usable,
         "exponent": power["exponent"].as_dict(),
         "log_power": logp["log_power"].as_dict(),
-        "log_power_at_exponent": k - 1,
+        "log_power_at_exponent": lo_e,
         "dropped_resamples": power.dropped_resamples,
     }
+    lo_name, up_name = _threshold_name(lo_e, lo_q), _threshold_name(up_e, up_q)
+    ode = {}
+    if np.all(np.isfinite(pred)):
+        x = np.log(usable)
+        ode["lower"] = float(np.polyfit(x, np.log(pred / exp.dynamics.lower_threshold(usable)), 1)[0])
+        ode["upper"] = float(np.polyfit(x, np.log(pred / exp.dynamics.upper_threshold(usable)), 1)[0])
     summary["bounds"] = {
-        "lower": {"quantity": f"n*/N^{k - 1}", "slope": lo_slope.as_dict(), "holds": lower_holds},
-        "upper": {"quantity": f"n*/(N^{k - 1} log^2 N)", "slope": up_slope.as_dict(), "holds": upper_holds},
+        "lower": {"quantity": f"n*/{lo_name}", "threshold": lo_name, "slope": lo_slope.as_dict(),
+                  "holds": lower_holds, "ode_slope": ode.get("lower")},
+        "upper": {"quantity": f"n*/{up_name}", "threshold": up_name, "slope": up_slope.as_dict(),
+                  "holds": upper_holds, "ode_slope": ode.get("upper")},
     }
     fmt = lambda e: f"{e.value:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]"
     reason = (
-        f"lower bound {'holds' if lower_holds else 'VIOLATED'}: slope of log(n*/N^{k - 1}) = {fmt(lo_slope)}"
-        f"; upper bound {'holds' if upper_holds else 'VIOLATED'}: slope of log(n*/(N^{k - 1} log^2 N)) = "
+        f"lower bound {'holds' if lower_holds else 'VIOLATED'}: slope of log(n*/{lo_name}) = {fmt(lo_slope)}"
+        f"; upper bound {'holds' if upper_holds else 'VIOLATED'}: slope of log(n*/{up_name}) = "
         f"{fmt(up_slope)} (95% bootstrap intervals, {len(usable)} N from {min(usable)} to {max(usable)}, "
         f"{exp.config.seeds} seeds each)"
     )
+    finite_n = [b for b, holds, sign in (("lower", lower_holds, -1), ("upper", upper_holds, 1))
+                if not holds and ode.get(b) is not None and sign * ode[b] > 0]
+    if finite_n:
+        reason += (f"; the ODE itself has slope {', '.join(f'{ode[b]:+.3f} ({b})' for b in finite_n)} over "
+                   "these N: finite-N effects, the asymptotic regime is not reached (use larger N)")
     summary["verdict"] = {"holds": lower_holds and upper_holds, "lower_bound": lower_holds,
                           "upper_bound": upper_holds, "reason": reason}
     return summary
+
+
+def _threshold_name(e: int, q: int) -> str:
+    text = "N" if e == 1 else f"N^{e}"
+    if q:
+        text += " log N" if q == 1 else f" log^{q} N"
+    return f"({text})" if q else text
 
 
 def _num(x) -> float | None:

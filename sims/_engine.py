@@ -218,7 +218,8 @@ class OnlineSGD:
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
         # Flatten (step, seed) into one trajectory axis; all steps of a seed share its data.
         tile = lambda a: jnp.tile(a, (n_step,) + (1,) * (a.ndim - 1))
-        flat_steps = jnp.repeat(jnp.asarray(steps, self.dtype), n_seed)
+        with np.errstate(over="ignore"):  # a step beyond the dtype's range runs as inf -> NaN flag
+            flat_steps = jnp.repeat(jnp.asarray(steps.astype(self.dtype)), n_seed)
         token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
         if progress is not None:
             _PROGRESS[token] = lambda t, d: progress(t * self.batch, d)

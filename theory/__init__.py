@@ -13,6 +13,7 @@ from ._dynamics import (
     median_abs_start,
     start_quantile,
     step_schedule,
+    threshold_powers,
     upper_threshold,
 )
 from ._hermite import (
@@ -60,5 +61,6 @@ __all__ = [
     "spike_moments",
     "start_quantile",
     "step_schedule",
+    "threshold_powers",
     "upper_threshold",
 ]

@@ -42,6 +42,7 @@ ESCAPE_OVERLAP = 0.5
 
 STABILITY_RATIO = 10
 REFERENCE_DIM = 16
+MAX_RELATIVE_DRIFT = 1e-3
 
 
 @ft.lru_cache(maxsize=None)
@@ -72,14 +73,29 @@ def step_schedule(k: int) -> sp.Expr:
     return delta0 * N ** (-sp.Rational(k - 2, 2)) / sp.log(N)
 
 
+def threshold_powers(k: int) -> dict[str, tuple[int, int]]:
+    """(power of N, power of log N) of the BAGJ sample thresholds.
+
+    k >= 3: lower N^(k-1), upper N^(k-1) log^2 N. k = 2: lower N log N, upper N log^2 N.
+    k = 1: lower N, upper N log N (any n/N -> infinity suffices; log N is our choice).
+    """
+    if k >= 3:
+        return {"lower": (k - 1, 0), "upper": (k - 1, 2)}
+    if k == 2:
+        return {"lower": (1, 1), "upper": (1, 2)}
+    return {"lower": (1, 0), "upper": (1, 1)}
+
+
 def lower_threshold(k: int) -> sp.Expr:
-    """n << N^(k-1): SGD from a random start does not leave the equator (BAGJ lower bound)."""
-    return N ** (k - 1)
+    """n << lower: SGD from a random start does not leave the equator (BAGJ lower bound)."""
+    e, q = threshold_powers(k)["lower"]
+    return N**e * sp.log(N) ** q
 
 
 def upper_threshold(k: int) -> sp.Expr:
-    """n >> N^(k-1) log^2 N: SGD recovers the spike (BAGJ upper bound, k >= 3)."""
-    return N ** (k - 1) * sp.log(N) ** 2
+    """n >> upper: SGD recovers the spike (BAGJ upper bound); N^(k-1) log^2 N for k >= 3."""
+    e, q = threshold_powers(k)["upper"]
+    return N**e * sp.log(N) ** q
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,13 +162,28 @@ class OverlapDynamics:
 
     @ft.cached_property
     def default_delta0(self) -> float:
-        """delta_0 chosen so that drift / shrink = 10 at m0 = N^-1/2 for N = 16 (our choice).
+        """delta_0 of the schedule (our choice), the smaller of two conditions at N = 16:
 
-        At m0 = gamma / sqrt(N) the ratio is 2 k a_k gamma^(k-2) log N / (delta_0 s) under the
-        schedule, so it grows with N; smaller N are the hardest case.
+        - drift / shrink = 10 at m0 = N^-1/2. At m0 = gamma / sqrt(N) the ratio is
+          2 k a_k gamma^(k-2) log N / (delta_0 s) under the schedule, so it grows with N.
+        - the drift per sample at m = 1, (delta_N / N) k a_k, is at most 1e-3 (small steps; this
+          binds for k <= 2, where the schedule does not shrink the step with N).
         """
         k, a, s = self.k, float(self.a), float(self.s)
-        return 2 * k * a * math.log(REFERENCE_DIM) / (STABILITY_RATIO * s)
+        stability = 2 * k * a * math.log(REFERENCE_DIM) / (STABILITY_RATIO * s)
+        unit = float(self.schedule.subs({N: REFERENCE_DIM, delta0: 1}))
+        small = MAX_RELATIVE_DRIFT * REFERENCE_DIM / (k * a * unit)
+        return min(stability, small)
+
+    def batch_size(self, dim: int) -> int:
+        """Default samples per step: round(N^((k-2)/2)), at least 1.
+
+        The per-step drift is B times the per-sample drift; under the schedule that is
+        B (delta_0 / log N) N^-(k-2)/2 k a_k m^(k-1) / N, so B = N^((k-2)/2) keeps each step as
+        small as one sample's at k = 2 while staying far below the N^(k/2) at which larger batches
+        stop helping (Arnaboldi et al. 2024).
+        """
+        return max(1, int(round(dim ** ((self.k - 2) / 2))))
 
     # ---- numeric versions --------------------------------------------------------------------
     def step(self, dim: int, d0: float | None = None) -> float:
@@ -194,18 +225,25 @@ class OverlapDynamics:
         expr = self.escape_leading.subs({N: dim, delta: step, m0: abs(start), m1: self.m_escape})
         return float(expr)
 
+    @property
+    def thresholds(self) -> dict[str, tuple[int, int]]:
+        return threshold_powers(self.k)
+
     def lower_threshold(self, dim) -> np.ndarray:
-        return np.asarray(dim, float) ** (self.k - 1)
+        e, q = self.thresholds["lower"]
+        d = np.asarray(dim, float)
+        return d**e * np.log(d) ** q
 
     def upper_threshold(self, dim) -> np.ndarray:
+        e, q = self.thresholds["upper"]
         d = np.asarray(dim, float)
-        return d ** (self.k - 1) * np.log(d) ** 2
+        return d**e * np.log(d) ** q
 
     def escape_scale(self, dim: int, d0: float | None = None) -> float:
-        """n_upper / ((k-2) k a_k delta_0)-type scale: N^(k-1) log^2 N / (k a_k delta_0 max(k-2,1)).
+        """The upper threshold with the theory's prefactor: upper(N) / (k max(k-2,1) a_k delta_0).
 
-        The budget of a sweep is a multiple of this: the upper threshold with the theory's
-        prefactor (for k >= 3 it is log N times the ODE escape count from m0 = N^-1/2).
+        The budget of a sweep is a multiple of this (for k >= 3 it is log N times the ODE escape
+        count from m0 = N^-1/2).
         """
         d0 = self.default_delta0 if d0 is None else d0
         k, a = self.k, float(self.a)
