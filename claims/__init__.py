@@ -5,12 +5,20 @@
 - `Claim`, `register`, `REGISTRY`, `run_claims`: registered, tiered checks with verdicts.
 """
 
+from . import phase_only  # noqa: F401  (registers the claims)
 from ._cache import enable_compilation_cache
 from ._config import ENGINES, PROFILES, Experiment, SweepConfig, UsageError
 from ._figures import save, scaling_figure
 from ._registry import REGISTRY, TIERS, Claim, ClaimResult, register, run_claims
-from ._sweep import SUMMARY_KEYS, SimulationError, analyse, cell_path, check_writable, run_cells, write_summary
-from . import phase_only  # noqa: F401  (registers the claims)
+from ._sweep import (
+    SUMMARY_KEYS,
+    SimulationError,
+    analyse,
+    cell_path,
+    check_writable,
+    run_cells,
+    write_summary,
+)
 
 
 __all__ = [

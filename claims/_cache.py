@@ -10,9 +10,12 @@ def enable_compilation_cache() -> Path | None:
     """Point JAX at a per-user cache folder (FOURIER_VERIFIER_CACHE or ~/.cache/...); best effort."""
     import jax
 
-    folder = Path(os.environ.get("FOURIER_VERIFIER_CACHE",
-                                 Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-                                 / "fourier-verifier" / "jax"))
+    folder = Path(
+        os.environ.get(
+            "FOURIER_VERIFIER_CACHE",
+            Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fourier-verifier" / "jax",
+        )
+    )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", str(folder))

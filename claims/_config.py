@@ -190,10 +190,16 @@ class Experiment:
     def engine(self, dim: int) -> sims.OnlineSGD:
         c = self.config
         return sims.OnlineSGD(
-            dim=dim, task=self.task, activation=self.activation, batch=self.batch(dim),
-            noise=c.noise, start=c.start, favourable_sign=self.loss.favourable_sign
-            if self.loss.information_exponent else 1,
-            m_escape=c.m_escape, dtype=c.dtype, prng_impl=c.prng_impl,
+            dim=dim,
+            task=self.task,
+            activation=self.activation,
+            batch=self.batch(dim),
+            noise=c.noise,
+            start=c.start,
+            favourable_sign=self.loss.favourable_sign if self.loss.information_exponent else 1,
+            m_escape=c.m_escape,
+            dtype=c.dtype,
+            prng_impl=c.prng_impl,
         )
 
     def engine_name(self, dim: int) -> str:
@@ -203,9 +209,21 @@ class Experiment:
         """Everything that determines one cell's numbers (its file is reused only if equal)."""
         c = self.config
         return {
-            "task": c.task, "latent": c.latent, "activation": self.activation, "snr": c.snr,
-            "N": dim, "seeds": list(range(c.seeds)), "step": self.step(dim), "budget": self.budget(dim),
-            "batch": self.batch(dim), "start": c.start, "noise": c.noise, "m_escape": c.m_escape,
-            "root_seed": c.root_seed, "n_checkpoints": c.n_checkpoints, "dtype": c.dtype,
-            "prng_impl": c.prng_impl, "engine": self.engine_name(dim),
+            "task": c.task,
+            "latent": c.latent,
+            "activation": self.activation,
+            "snr": c.snr,
+            "N": dim,
+            "seeds": list(range(c.seeds)),
+            "step": self.step(dim),
+            "budget": self.budget(dim),
+            "batch": self.batch(dim),
+            "start": c.start,
+            "noise": c.noise,
+            "m_escape": c.m_escape,
+            "root_seed": c.root_seed,
+            "n_checkpoints": c.n_checkpoints,
+            "dtype": c.dtype,
+            "prng_impl": c.prng_impl,
+            "engine": self.engine_name(dim),
         }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import matplotlib
 
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -15,8 +16,13 @@ import sims  # noqa: E402
 
 
 STYLE = {
-    "font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 7.5,
-    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 150,
 }
 
 
@@ -56,28 +62,58 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             ax.scatter(jitter[ok], esc[ok], s=6, color="0.6", alpha=0.6, lw=0, zorder=1)
             if (~ok).any():
                 censored = True
-                ax.scatter(jitter[~ok], np.full((~ok).sum(), r["budget"]), marker="^", s=10,
-                           color="tab:red", alpha=0.7, lw=0, zorder=1)
+                ax.scatter(
+                    jitter[~ok],
+                    np.full((~ok).sum(), r["budget"]),
+                    marker="^",
+                    s=10,
+                    color="tab:red",
+                    alpha=0.7,
+                    lw=0,
+                    zorder=1,
+                )
         med = np.array([r["median_escape_samples"]["value"] or np.nan for r in rows], float)
         lo = np.array([r["median_escape_samples"]["lo"] or np.nan for r in rows], float)
         hi = np.array([r["median_escape_samples"]["hi"] or np.inf for r in rows], float)
         hi_plot = np.where(np.isfinite(hi), hi, med * 3)
         yerr = np.vstack([med - lo, hi_plot - med])
-        ax.errorbar(dims, med, yerr=yerr, fmt="o", color="k", ms=4, capsize=2, zorder=3,
-                    label=f"median, 95% CI ({rows[0]['seeds']} seeds)")
+        ax.errorbar(
+            dims,
+            med,
+            yerr=yerr,
+            fmt="o",
+            color="k",
+            ms=4,
+            capsize=2,
+            zorder=3,
+            label=f"median, 95% CI ({rows[0]['seeds']} seeds)",
+        )
         fine = np.geomspace(dims.min(), dims.max(), 40)
         if summary["recoverable"]:
-            theory_curve = [exp.dynamics.ode_escape_samples(d, exp.step(d), exp.start_overlap(d))
-                            for d in fine]
+            theory_curve = [
+                exp.dynamics.ode_escape_samples(d, exp.step(d), exp.start_overlap(d)) for d in fine
+            ]
             ax.plot(fine, theory_curve, color="tab:blue", lw=1.5, zorder=2, label="ODE (theory)")
         ref = np.nanmin(med) if np.isfinite(med).any() else 1.0
         i0 = int(np.nanargmin(med)) if np.isfinite(med).any() else 0
         dyn = exp.dynamics
         lo_tex, up_tex = (_tex(*dyn.thresholds[b]) for b in ("lower", "upper"))
-        ax.plot(fine, dyn.lower_threshold(fine) / dyn.lower_threshold(dims[i0]) * ref, "--",
-                color="tab:green", lw=1, label=rf"$\propto {lo_tex}$ (lower)")
-        ax.plot(fine, dyn.upper_threshold(fine) / dyn.upper_threshold(dims[i0]) * ref, ":",
-                color="tab:orange", lw=1.2, label=rf"$\propto {up_tex}$ (upper)")
+        ax.plot(
+            fine,
+            dyn.lower_threshold(fine) / dyn.lower_threshold(dims[i0]) * ref,
+            "--",
+            color="tab:green",
+            lw=1,
+            label=rf"$\propto {lo_tex}$ (lower)",
+        )
+        ax.plot(
+            fine,
+            dyn.upper_threshold(fine) / dyn.upper_threshold(dims[i0]) * ref,
+            ":",
+            color="tab:orange",
+            lw=1.2,
+            label=rf"$\propto {up_tex}$ (upper)",
+        )
         if censored:
             ax.scatter([], [], marker="^", color="tab:red", s=10, label="no escape (at budget)")
         ax.set(xscale="log", yscale="log", xlabel="input dimension N", ylabel="escape samples n*")
@@ -92,12 +128,21 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
         ax.minorticks_off()
 
         norm = dyn.lower_threshold(dims)
-        bx.errorbar(dims, med / norm, yerr=yerr / norm, fmt="o-", color="k", ms=4, capsize=2,
-                    label=rf"$n^*/{lo_tex}$")
+        bx.errorbar(
+            dims, med / norm, yerr=yerr / norm, fmt="o-", color="k", ms=4, capsize=2, label=rf"$n^*/{lo_tex}$"
+        )
         norm2 = dyn.upper_threshold(dims)
         scale = norm2[i0] / norm[i0]
-        bx.errorbar(dims, med / norm2 * scale, yerr=yerr / norm2 * scale, fmt="s--", color="tab:orange",
-                    ms=3.5, capsize=2, label=rf"$n^*/({up_tex})$, rescaled")
+        bx.errorbar(
+            dims,
+            med / norm2 * scale,
+            yerr=yerr / norm2 * scale,
+            fmt="s--",
+            color="tab:orange",
+            ms=3.5,
+            capsize=2,
+            label=rf"$n^*/({up_tex})$, rescaled",
+        )
         if summary["recoverable"]:
             pred = np.array([r["theory_escape_samples"] or np.nan for r in rows], float)
             bx.plot(dims, pred / norm, color="tab:blue", lw=1.2, label="ODE (theory)")
@@ -110,8 +155,10 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             for name in ("lower", "upper"):
                 b = summary["bounds"][name]
                 s = b["slope"]
-                lines.append(f"{name}: slope {s['value']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}] "
-                             f"-> {'holds' if b['holds'] else 'VIOLATED'}")
+                lines.append(
+                    f"{name}: slope {s['value']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}] "
+                    f"-> {'holds' if b['holds'] else 'VIOLATED'}"
+                )
         elif verdict:
             lines.append(verdict.get("reason", "")[:80])
         bx.set_title("\n".join(lines) if lines else "")

@@ -51,7 +51,10 @@ class Claim:
             fields = self.check(tier, out)
         except Exception as err:  # noqa: BLE001 - a crashing check is reported, not hidden
             fields = {
-                "prediction": "-", "measurement": f"error: {err}", "comparison": "-", "passed": None,
+                "prediction": "-",
+                "measurement": f"error: {err}",
+                "comparison": "-",
+                "passed": None,
                 "details": {"traceback": traceback.format_exc()},
             }
         return ClaimResult(self.name, self.statement, seconds=time.perf_counter() - start, **fields)
@@ -72,8 +75,12 @@ def register(name: str, statement: str, source: str):
     return wrap
 
 
-def run_claims(tier: str, out: Path, names: list[str] | None = None,
-               on_result: Callable[[ClaimResult], None] | None = None) -> list[ClaimResult]:
+def run_claims(
+    tier: str,
+    out: Path,
+    names: list[str] | None = None,
+    on_result: Callable[[ClaimResult], None] | None = None,
+) -> list[ClaimResult]:
     """Run the selected claims (all by default) in registration order."""
     names = list(REGISTRY) if not names else names
     unknown = [n for n in names if n not in REGISTRY]

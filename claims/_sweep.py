@@ -20,7 +20,13 @@ from ._config import Experiment, UsageError
 
 
 SUMMARY_KEYS = (
-    "information_exponent", "recoverable", "predicted_exponent", "cells", "fit", "bounds", "verdict",
+    "information_exponent",
+    "recoverable",
+    "predicted_exponent",
+    "cells",
+    "fit",
+    "bounds",
+    "verdict",
 )
 
 
@@ -48,17 +54,29 @@ def run_cells(exp: Experiment, out: Path, progress: bool = True) -> dict[int, xr
             bar.update()
             continue
         engine = exp.engine(dim)
-        inner = tqdm(total=cfg["budget"], desc=f"N={dim} samples", unit="sample", unit_scale=True,
-                     leave=False, disable=not progress, position=1)
+        inner = tqdm(
+            total=cfg["budget"],
+            desc=f"N={dim} samples",
+            unit="sample",
+            unit_scale=True,
+            leave=False,
+            disable=not progress,
+            position=1,
+        )
 
         def report(done, n_done, inner=inner, total=exp.config.seeds):
             inner.n = min(done, inner.total)
             inner.set_postfix_str(f"escaped {n_done}/{total}")
             inner.refresh()
 
-        run = engine.run([cfg["step"]], np.arange(exp.config.seeds), cfg["budget"],
-                         root_seed=exp.config.root_seed, n_checkpoints=exp.config.n_checkpoints,
-                         progress=report if progress else None)
+        run = engine.run(
+            [cfg["step"]],
+            np.arange(exp.config.seeds),
+            cfg["budget"],
+            root_seed=exp.config.root_seed,
+            n_checkpoints=exp.config.n_checkpoints,
+            progress=report if progress else None,
+        )
         inner.close()
         if not np.all(run["finite"]):
             raise SimulationError(
@@ -92,28 +110,37 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         good = np.isfinite(per_seed) & (per_seed > 0) & np.isfinite(esc)
         ratio = np.full(esc.shape, np.nan)
         ratio[good] = esc[good] / per_seed[good]
-        rows.append({
-            "N": dim,
-            "seeds": int(esc.size),
-            "budget": int(ds.attrs.get("budget", json.loads(ds.attrs["config"])["budget"])),
-            "step": step,
-            "batch": int(json.loads(ds.attrs["config"])["batch"]),
-            "engine": ds.attrs.get("engine", "full"),
-            "escaped_fraction": float(np.mean(np.isfinite(esc))),
-            "median_escape_samples": med.as_dict(),
-            "theory_escape_samples": _num(exp.predicted_escape(dim)),
-            "median_ratio_to_ode_per_seed": _num(np.nanmedian(ratio)) if np.any(np.isfinite(ratio)) else None,
-            "wall_seconds": float(ds.attrs.get("wall_seconds", math.nan)),
-        })
+        rows.append(
+            {
+                "N": dim,
+                "seeds": int(esc.size),
+                "budget": int(ds.attrs.get("budget", json.loads(ds.attrs["config"])["budget"])),
+                "step": step,
+                "batch": int(json.loads(ds.attrs["config"])["batch"]),
+                "engine": ds.attrs.get("engine", "full"),
+                "escaped_fraction": float(np.mean(np.isfinite(esc))),
+                "median_escape_samples": med.as_dict(),
+                "theory_escape_samples": _num(exp.predicted_escape(dim)),
+                "median_ratio_to_ode_per_seed": _num(np.nanmedian(ratio))
+                if np.any(np.isfinite(ratio))
+                else None,
+                "wall_seconds": float(ds.attrs.get("wall_seconds", math.nan)),
+            }
+        )
     summary: dict = {
         "information_exponent": k,
         "recoverable": bool(exp.loss.recoverable),
         "predicted_exponent": exp.dynamics.thresholds["lower"][0] if k else None,
         "theory": {
-            "task": exp.config.task, "latent": exp.config.latent, "activation": exp.activation,
-            "snr": exp.config.snr, "leading_coefficient": float(exp.loss.leading_coefficient),
-            "statement": exp.loss.verdict, "step0": exp.step0,
-            "schedule": str(exp.dynamics.schedule), "gradient_scale": float(exp.loss.gradient_scale),
+            "task": exp.config.task,
+            "latent": exp.config.latent,
+            "activation": exp.activation,
+            "snr": exp.config.snr,
+            "leading_coefficient": float(exp.loss.leading_coefficient),
+            "statement": exp.loss.verdict,
+            "step0": exp.step0,
+            "schedule": str(exp.dynamics.schedule),
+            "gradient_scale": float(exp.loss.gradient_scale),
             "theory_fit_exponent": None,
         },
         "cells": rows,
@@ -126,19 +153,26 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         ok = escaped <= 0.25
         summary["verdict"] = {
             "holds": ok,
-            "lower_bound": None, "upper_bound": None,
-            "reason": (f"theory: m = 0 is stable ({exp.loss.verdict.split(':')[0]}); simulation: at most "
-                       f"{escaped:.0%} of seeds escaped within the budget "
-                       + ("(consistent)" if ok else "(INCONSISTENT: escapes the theory forbids)")),
+            "lower_bound": None,
+            "upper_bound": None,
+            "reason": (
+                f"theory: m = 0 is stable ({exp.loss.verdict.split(':')[0]}); simulation: at most "
+                f"{escaped:.0%} of seeds escaped within the budget "
+                + ("(consistent)" if ok else "(INCONSISTENT: escapes the theory forbids)")
+            ),
         }
         return summary
     usable = [r["N"] for r in rows if r["escaped_fraction"] > 0.5]
     samples = [_escapes(cells[d]) for d in usable]
     if len(usable) < 3:
         summary["verdict"] = {
-            "holds": None, "lower_bound": None, "upper_bound": None,
-            "reason": (f"only {len(usable)} N cells have more than half of their seeds escaped "
-                       "(need 3 for a fit): raise --budget-factor or lower N"),
+            "holds": None,
+            "lower_bound": None,
+            "upper_bound": None,
+            "reason": (
+                f"only {len(usable)} N cells have more than half of their seeds escaped "
+                "(need 3 for a fit): raise --budget-factor or lower N"
+            ),
         }
         return summary
     (lo_e, lo_q), (up_e, up_q) = exp.dynamics.thresholds["lower"], exp.dynamics.thresholds["upper"]
@@ -166,10 +200,20 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         ode["lower"] = float(np.polyfit(x, np.log(pred / exp.dynamics.lower_threshold(usable)), 1)[0])
         ode["upper"] = float(np.polyfit(x, np.log(pred / exp.dynamics.upper_threshold(usable)), 1)[0])
     summary["bounds"] = {
-        "lower": {"quantity": f"n*/{lo_name}", "threshold": lo_name, "slope": lo_slope.as_dict(),
-                  "holds": lower_holds, "ode_slope": ode.get("lower")},
-        "upper": {"quantity": f"n*/{up_name}", "threshold": up_name, "slope": up_slope.as_dict(),
-                  "holds": upper_holds, "ode_slope": ode.get("upper")},
+        "lower": {
+            "quantity": f"n*/{lo_name}",
+            "threshold": lo_name,
+            "slope": lo_slope.as_dict(),
+            "holds": lower_holds,
+            "ode_slope": ode.get("lower"),
+        },
+        "upper": {
+            "quantity": f"n*/{up_name}",
+            "threshold": up_name,
+            "slope": up_slope.as_dict(),
+            "holds": upper_holds,
+            "ode_slope": ode.get("upper"),
+        },
     }
     fmt = lambda e: f"{e.value:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]"
     reason = (
@@ -178,13 +222,22 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         f"{fmt(up_slope)} (95% bootstrap intervals, {len(usable)} N from {min(usable)} to {max(usable)}, "
         f"{exp.config.seeds} seeds each)"
     )
-    finite_n = [b for b, holds, sign in (("lower", lower_holds, -1), ("upper", upper_holds, 1))
-                if not holds and ode.get(b) is not None and sign * ode[b] > 0]
+    finite_n = [
+        b
+        for b, holds, sign in (("lower", lower_holds, -1), ("upper", upper_holds, 1))
+        if not holds and ode.get(b) is not None and sign * ode[b] > 0
+    ]
     if finite_n:
-        reason += (f"; the ODE itself has slope {', '.join(f'{ode[b]:+.3f} ({b})' for b in finite_n)} over "
-                   "these N: finite-N effects, the asymptotic regime is not reached (use larger N)")
-    summary["verdict"] = {"holds": lower_holds and upper_holds, "lower_bound": lower_holds,
-                          "upper_bound": upper_holds, "reason": reason}
+        reason += (
+            f"; the ODE itself has slope {', '.join(f'{ode[b]:+.3f} ({b})' for b in finite_n)} over "
+            "these N: finite-N effects, the asymptotic regime is not reached (use larger N)"
+        )
+    summary["verdict"] = {
+        "holds": lower_holds and upper_holds,
+        "lower_bound": lower_holds,
+        "upper_bound": upper_holds,
+        "reason": reason,
+    }
     return summary
 
 

@@ -34,8 +34,15 @@ def _blocks_se(values: np.ndarray, fn, blocks: int = 20) -> tuple[float, float]:
     return float(est), float(parts.std(ddof=1) / math.sqrt(blocks))
 
 
-def _structured(n: int, dim: int = 16, latent: str = "rademacher", task: str = "phase", beta=BETA,
-                key: int = 0, shape=None):
+def _structured(
+    n: int,
+    dim: int = 16,
+    latent: str = "rademacher",
+    task: str = "phase",
+    beta=BETA,
+    key: int = 0,
+    shape=None,
+):
     basis = sims.FourierBasis(shape or (dim,))
     t = sims.SpikeTask.make(task, beta, latent)
     u = sims.draw_spike(jax.random.key(key), basis)
@@ -59,7 +66,7 @@ def covariance(tier: str, out: Path) -> dict:
     return {
         "prediction": "Cov(x) = I (N = 16, structured class, beta = 10)",
         "measurement": f"max |Cov - I| = {np.abs(cov - np.eye(x.shape[1])).max():.4f} "
-                       f"(max z-score {z.max():.2f}, n = {n})",
+        f"(max z-score {z.max():.2f}, n = {n})",
         "comparison": f"every entry within {limit:.2f} standard errors (99.9% family-wise)",
         "passed": bool(z.max() <= limit),
     }
@@ -129,12 +136,21 @@ def equal_amplitudes(tier: str, out: Path) -> dict:
     fig_path = None
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(3.6, 2.6), constrained_layout=True)
-        freq = np.concatenate([basis.frequencies[: basis.n_self], basis.frequencies[basis.n_self: basis.n_self + basis.n_pairs]])
+        freq = np.concatenate(
+            [
+                basis.frequencies[: basis.n_self],
+                basis.frequencies[basis.n_self : basis.n_self + basis.n_pairs],
+            ]
+        )
         ax.scatter(freq, a_n.mean(0), s=10, label="noise class", color="0.4")
         ax.scatter(freq, a_s.mean(0), s=10, marker="x", label="structured class", color="tab:red")
         ax.axhline(1.0, color="k", lw=0.6, ls=":")
-        ax.set(xlabel="radial frequency |k|", ylabel=r"mean $|X_k|^2$", ylim=(0.9, 1.1),
-               title=f"per-mode power, n = {n} per class")
+        ax.set(
+            xlabel="radial frequency |k|",
+            ylabel=r"mean $|X_k|^2$",
+            ylim=(0.9, 1.1),
+            title=f"per-mode power, n = {n} per class",
+        )
         ax.legend(frameon=False)
         fig_path = str(save(fig, Path(out) / "equal_amplitudes")[0])
     return {
@@ -173,8 +189,12 @@ def _measured_exponent(task: str, latent: str, activation: str, n: int) -> tuple
 )
 def information_exponents(tier: str, out: Path) -> dict:
     n = SIZES[tier]
-    cases = [("mean", "rademacher", "relu"), ("amplitude", "rademacher", "relu"),
-             ("phase", "rademacher", "relu"), ("phase", "skewed", "he3")]
+    cases = [
+        ("mean", "rademacher", "relu"),
+        ("amplitude", "rademacher", "relu"),
+        ("phase", "rademacher", "relu"),
+        ("phase", "skewed", "he3"),
+    ]
     preds, meas, ok = [], [], True
     for task, lat, act in cases:
         k_th = theory.PopulationLoss(task, lat, act, BETA).information_exponent
@@ -202,10 +222,14 @@ ESCAPE_SEEDS = {"smoke": 16, "default": 32, "full": 64}
 )
 def escape_vs_ode(tier: str, out: Path) -> dict:
     dim, seeds = ESCAPE_DIM[tier], ESCAPE_SEEDS[tier]
-    exp = Experiment(SweepConfig(dims=(dim,), seeds=seeds, start="conditioned", budget_factor=1.0).validated())
+    exp = Experiment(
+        SweepConfig(dims=(dim,), seeds=seeds, start="conditioned", budget_factor=1.0).validated()
+    )
     run = exp.engine(dim).run([exp.step(dim)], np.arange(seeds), exp.budget(dim), n_checkpoints=8)
     esc = run["escape_samples"][0]
-    pred = np.array([exp.dynamics.ode_escape_samples(dim, exp.step(dim), a) for a in run["initial_overlap"][0]])
+    pred = np.array(
+        [exp.dynamics.ode_escape_samples(dim, exp.step(dim), a) for a in run["initial_overlap"][0]]
+    )
     ratio = esc / pred
     est = sims.median_ci(ratio)
     lo, hi = 2 / 3, 3 / 2
@@ -217,7 +241,7 @@ def escape_vs_ode(tier: str, out: Path) -> dict:
     }
 
 
-@ft.lru_cache(maxsize=None)
+@ft.cache
 def _sweep(tier: str, out: str, latent: str = "rademacher", activation: str | None = None) -> tuple:
     profile = {"smoke": "smoke", "default": "default", "full": "full"}[tier]
     cfg = SweepConfig.from_profile(profile, latent=latent, activation=activation)
@@ -232,17 +256,23 @@ def _sweep(tier: str, out: str, latent: str = "rademacher", activation: str | No
 def _bound_claim(tier: str, out: Path, which: str) -> dict:
     exp, summary, fig = _sweep(tier, str(out))
     if summary["bounds"] is None:
-        return {"prediction": "-", "measurement": summary["verdict"]["reason"], "comparison": "-",
-                "passed": None, "figure": fig}
+        return {
+            "prediction": "-",
+            "measurement": summary["verdict"]["reason"],
+            "comparison": "-",
+            "passed": None,
+            "figure": fig,
+        }
     b = summary["bounds"][which]
     s = b["slope"]
     k = summary["information_exponent"]
     quantity = b["quantity"]
     rule = "not entirely below 0" if which == "lower" else "not entirely above 0"
     return {
-        "prediction": f"{quantity} {'does not vanish' if which == 'lower' else 'does not grow'} as N grows (k = {k})",
-        "measurement": f"slope of log({quantity}) vs log N = {s['value']:+.3f} [{s['lo']:+.3f}, {s['hi']:+.3f}] "
-                       f"over N = {summary['fit']['dims']}, {exp.config.seeds} seeds",
+        "prediction": f"{quantity} {'does not vanish' if which == 'lower' else 'does not grow'} "
+        f"as N grows (k = {k})",
+        "measurement": f"slope of log({quantity}) vs log N = {s['value']:+.3f} "
+        f"[{s['lo']:+.3f}, {s['hi']:+.3f}] over N = {summary['fit']['dims']}, {exp.config.seeds} seeds",
         "comparison": f"95% interval {rule}",
         "passed": bool(b["holds"]),
         "figure": fig,
@@ -250,16 +280,20 @@ def _bound_claim(tier: str, out: Path, which: str) -> dict:
     }
 
 
-@register("scaling.lower_bound",
-          "Lower bound: online SGD needs n >> N^(k-1) = N^3 samples (n*/N^3 does not vanish).",
-          "seed paper abstract; BAGJ")
+@register(
+    "scaling.lower_bound",
+    "Lower bound: online SGD needs n >> N^(k-1) = N^3 samples (n*/N^3 does not vanish).",
+    "seed paper abstract; BAGJ",
+)
 def lower_bound(tier: str, out: Path) -> dict:
     return _bound_claim(tier, out, "lower")
 
 
-@register("scaling.upper_bound",
-          "Upper bound: n >> N^3 log^2 N samples suffice (n*/(N^3 log^2 N) does not grow).",
-          "seed paper abstract; BAGJ")
+@register(
+    "scaling.upper_bound",
+    "Upper bound: n >> N^3 log^2 N samples suffice (n*/(N^3 log^2 N) does not grow).",
+    "seed paper abstract; BAGJ",
+)
 def upper_bound(tier: str, out: Path) -> dict:
     return _bound_claim(tier, out, "upper")
 
@@ -268,30 +302,39 @@ def _exponent_claim(tier: str, out: Path, latent: str, activation: str | None) -
     exp, summary, fig = _sweep(tier, str(out), latent, activation)
     th = summary["theory"]["theory_fit_exponent"]
     if summary["fit"] is None or th is None:
-        return {"prediction": "-", "measurement": summary["verdict"]["reason"], "comparison": "-",
-                "passed": None, "figure": fig}
+        return {
+            "prediction": "-",
+            "measurement": summary["verdict"]["reason"],
+            "comparison": "-",
+            "passed": None,
+            "figure": fig,
+        }
     e = summary["fit"]["exponent"]
     return {
-        "prediction": f"k = {summary['information_exponent']}: exponent of the ODE curve over the same N = {th:.3f} "
-                      f"(nominal {summary['predicted_exponent']} plus log corrections)",
+        "prediction": f"k = {summary['information_exponent']}: exponent of the ODE curve over the same "
+        f"N = {th:.3f} (nominal {summary['predicted_exponent']} plus log corrections)",
         "measurement": f"fitted exponent {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}] "
-                       f"(N = {summary['fit']['dims']}, {exp.config.seeds} seeds)",
+        f"(N = {summary['fit']['dims']}, {exp.config.seeds} seeds)",
         "comparison": "ODE exponent inside the 95% interval",
         "passed": bool(e["lo"] <= th <= e["hi"]),
         "figure": fig,
     }
 
 
-@register("scaling.exponent_phase",
-          "Phase task (Rademacher, -He4): the sample exponent matches the ODE's (about 3).",
-          "theory brief 3.3, 3.6")
+@register(
+    "scaling.exponent_phase",
+    "Phase task (Rademacher, -He4): the sample exponent matches the ODE's (about 3).",
+    "theory brief 3.3, 3.6",
+)
 def exponent_phase(tier: str, out: Path) -> dict:
     return _exponent_claim(tier, out, "rademacher", None)
 
 
-@register("scaling.exponent_skewed_cubic",
-          "A skewed latent (kappa_3 != 0) with a cubic activation has k = 3 and sample exponent about 2.",
-          "theory brief 2.3 (BAGJ), issue 2")
+@register(
+    "scaling.exponent_skewed_cubic",
+    "A skewed latent (kappa_3 != 0) with a cubic activation has k = 3 and sample exponent about 2.",
+    "theory brief 2.3 (BAGJ), issue 2",
+)
 def exponent_skewed(tier: str, out: Path) -> dict:
     return _exponent_claim(tier, out, "skewed", "he3")
 

@@ -51,8 +51,11 @@ class FourierBasis:
     def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         grids = np.meshgrid(*[np.arange(s) for s in self.shape], indexing="ij")
         flat = np.ravel_multi_index(grids, self.shape).ravel()
-        neg = np.ravel_multi_index([(-g) % s for g, s in zip(grids, self.shape)], self.shape).ravel()
-        freq = np.sqrt(sum(np.minimum(g, s - g).astype(float) ** 2 for g, s in zip(grids, self.shape))).ravel()
+        negated = [(-g) % s for g, s in zip(grids, self.shape, strict=True)]
+        neg = np.ravel_multi_index(negated, self.shape).ravel()
+        freq = np.sqrt(
+            sum(np.minimum(g, s - g).astype(float) ** 2 for g, s in zip(grids, self.shape, strict=True))
+        ).ravel()
         self_conj = flat[flat == neg]
         reps = flat[flat < neg]
         # Sort by radial frequency so that coordinates run from low to high frequency.
@@ -99,7 +102,11 @@ class FourierBasis:
         axes = tuple(range(-len(self.shape), 0))
         spec = jnp.fft.fftn(s, axes=axes, norm="ortho").reshape(s.shape[: -len(self.shape)] + (self.dim,))
         return jnp.concatenate(
-            [spec[..., self_conj].real, np.sqrt(2.0) * spec[..., reps].real, np.sqrt(2.0) * spec[..., reps].imag],
+            [
+                spec[..., self_conj].real,
+                np.sqrt(2.0) * spec[..., reps].real,
+                np.sqrt(2.0) * spec[..., reps].imag,
+            ],
             axis=-1,
         ).astype(s.dtype)
 
@@ -112,7 +119,10 @@ class FourierBasis:
 
 
 def draw_noise(
-    key: jax.Array, basis: FourierBasis, shape: tuple[int, ...], variant: str = "gaussian",
+    key: jax.Array,
+    basis: FourierBasis,
+    shape: tuple[int, ...],
+    variant: str = "gaussian",
     dtype=jnp.float32,
 ) -> jax.Array:
     """Noise-class inputs in Fourier coordinates, shape (*shape, N), flat spectrum.
@@ -171,8 +181,13 @@ class SpikeTask:
 
 
 def sample_inputs(
-    key: jax.Array, task: SpikeTask, basis: FourierBasis, spike: jax.Array, n: int,
-    noise: str = "gaussian", dtype=jnp.float32,
+    key: jax.Array,
+    task: SpikeTask,
+    basis: FourierBasis,
+    spike: jax.Array,
+    n: int,
+    noise: str = "gaussian",
+    dtype=jnp.float32,
 ) -> tuple[jax.Array, jax.Array]:
     """Labelled inputs in Fourier coordinates: y = +1 structured, y = -1 noise, each w.p. 1/2.
 
@@ -188,8 +203,14 @@ def sample_inputs(
 
 
 def sample_class(
-    key: jax.Array, task: SpikeTask, basis: FourierBasis, spike: jax.Array, n: int,
-    structured: bool, noise: str = "gaussian", dtype=jnp.float32,
+    key: jax.Array,
+    task: SpikeTask,
+    basis: FourierBasis,
+    spike: jax.Array,
+    n: int,
+    structured: bool,
+    noise: str = "gaussian",
+    dtype=jnp.float32,
 ) -> jax.Array:
     """n inputs of one class (structured or noise), in Fourier coordinates."""
     k_z, k_g = jax.random.split(key)

@@ -184,7 +184,13 @@ class OnlineSGD:
         return jax.jit(run)
 
     def run(
-        self, steps, seeds, budget_samples: int, *, root_seed: int = 0, n_checkpoints: int = 64,
+        self,
+        steps,
+        seeds,
+        budget_samples: int,
+        *,
+        root_seed: int = 0,
+        n_checkpoints: int = 64,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, np.ndarray]:
         """Run every (step size, seed) trajectory for at most `budget_samples` samples.
@@ -224,7 +230,11 @@ class OnlineSGD:
         if progress is not None:
             _PROGRESS[token] = lambda t, d: progress(t * self.batch, d)
         args = (
-            tile(w0), tile(u), tile(data_keys), flat_steps, jnp.asarray(ends, jnp.int32),
+            tile(w0),
+            tile(u),
+            tile(data_keys),
+            flat_steps,
+            jnp.asarray(ends, jnp.int32),
             jnp.int32(token),
         )
         start = time.perf_counter()

@@ -125,9 +125,7 @@ def latent_sampler(spec: str) -> LatentSampler:
                 f"latent {spec!r}: write moments:M1,M2,M3,... with numbers, e.g. moments:0,1,0,2"
             ) from None
         if len(given) < 3:
-            raise ValueError(
-                f"latent {spec!r}: give E[g], E[g^2] and at least E[g^3], e.g. moments:0,1,0,2"
-            )
+            raise ValueError(f"latent {spec!r}: give E[g], E[g^2] and at least E[g^3], e.g. moments:0,1,0,2")
         mean, second = given[0], given[1]
         if abs(mean) > 1e-12 or abs(second - mean**2 - 1) > 1e-12:
             raise ValueError(

@@ -42,8 +42,13 @@ class Estimate:
 
     def as_dict(self) -> dict:
         f = lambda x: None if not np.isfinite(x) else float(x)
-        return {"value": f(self.value), "lo": f(self.lo), "hi": f(self.hi), "n": int(self.n),
-                "confidence": self.confidence}
+        return {
+            "value": f(self.value),
+            "lo": f(self.lo),
+            "hi": f(self.hi),
+            "n": int(self.n),
+            "confidence": self.confidence,
+        }
 
     def __str__(self) -> str:
         return f"{self.value:.4g} [{self.lo:.4g}, {self.hi:.4g}]"
@@ -81,14 +86,20 @@ class ScalingFit:
         return self.estimates[self.names.index(name)]
 
     def as_dict(self) -> dict:
-        out = {name: est.as_dict() for name, est in zip(self.names, self.estimates)}
+        out = {name: est.as_dict() for name, est in zip(self.names, self.estimates, strict=False)}
         out["dims"] = list(self.dims)
         out["dropped_resamples"] = int(self.dropped_resamples)
         return out
 
 
 def fit_scaling(
-    dims, samples, design, names: tuple[str, ...], offset=None, n_boot: int = N_BOOT, seed: int = 0,
+    dims,
+    samples,
+    design,
+    names: tuple[str, ...],
+    offset=None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
 ) -> ScalingFit:
     """Fit log(median n) - offset(N) = design(N) @ theta over N cells, bootstrap over seeds.
 
@@ -125,20 +136,30 @@ def fit_scaling(
 
 def power_law_fit(dims, samples, **kw) -> ScalingFit:
     """log n = c + b log N: the free sample exponent b."""
-    return fit_scaling(dims, samples, lambda x: np.stack([np.ones_like(x), x], 1), ("log_prefactor", "exponent"), **kw)
+    return fit_scaling(
+        dims, samples, lambda x: np.stack([np.ones_like(x), x], 1), ("log_prefactor", "exponent"), **kw
+    )
 
 
 def log_power_fit(dims, samples, exponent: float, **kw) -> ScalingFit:
     """log n = c + exponent log N + q log log N: the free power q of log N at a fixed exponent."""
     return fit_scaling(
-        dims, samples, lambda x: np.stack([np.ones_like(x), np.log(x)], 1), ("log_prefactor", "log_power"),
-        offset=lambda d: exponent * np.log(d), **kw,
+        dims,
+        samples,
+        lambda x: np.stack([np.ones_like(x), np.log(x)], 1),
+        ("log_prefactor", "log_power"),
+        offset=lambda d: exponent * np.log(d),
+        **kw,
     )
 
 
 def ratio_slope_fit(dims, samples, exponent: float, log_power: float, **kw) -> ScalingFit:
     """Slope of log(n / (N^exponent (log N)^log_power)) against log N."""
     return fit_scaling(
-        dims, samples, lambda x: np.stack([np.ones_like(x), x], 1), ("log_prefactor", "slope"),
-        offset=lambda d: exponent * np.log(d) + log_power * np.log(np.log(d)), **kw,
+        dims,
+        samples,
+        lambda x: np.stack([np.ones_like(x), x], 1),
+        ("log_prefactor", "slope"),
+        offset=lambda d: exponent * np.log(d) + log_power * np.log(np.log(d)),
+        **kw,
     )

@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def smoke_verification(tmp_path_factory):
     out = tmp_path_factory.mktemp("verify")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "verify.py"), "--tier", "smoke", "--out",
-                           str(out)], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "verify.py"), "--tier", "smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     results = {r["name"]: r for r in json.loads((out / "results.json").read_text())["claims"]}
     return out, proc.stdout, results
@@ -75,8 +80,9 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize("override, message", BAD_CONFIGS)
 def test_bad_sweep_configuration_names_the_value(override, message):
     with pytest.raises(claims.UsageError) as err:
-        claims.SweepConfig.from_profile("smoke", **override) if "dims" not in override or override["dims"] \
-            else claims.SweepConfig(**override).validated()
+        claims.SweepConfig.from_profile("smoke", **override) if "dims" not in override or override[
+            "dims"
+        ] else claims.SweepConfig(**override).validated()
     assert message in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -98,8 +104,13 @@ def test_theory_drives_schedule_budget_and_activation():
     assert (phase.activation, phase.k) == ("-he4", 4)
     assert (skewed.activation, skewed.k) == ("he3", 3)
     # The schedule falls as N^-(k-2)/2 / log N, and the budget grows as N^(k-1) log^2 N.
-    assert math.isclose(phase.step(64) / phase.step(16), (16 / 64) * math.log(16) / math.log(64), rel_tol=1e-9)
-    assert math.isclose(phase.budget(64) / phase.budget(16), 64**3 * math.log(64) ** 2 / (16**3 * math.log(16) ** 2),
-                        rel_tol=1e-3)
+    assert math.isclose(
+        phase.step(64) / phase.step(16), (16 / 64) * math.log(16) / math.log(64), rel_tol=1e-9
+    )
+    assert math.isclose(
+        phase.budget(64) / phase.budget(16),
+        64**3 * math.log(64) ** 2 / (16**3 * math.log(16) ** 2),
+        rel_tol=1e-3,
+    )
     unrecoverable = claims.Experiment(claims.SweepConfig(activation="he4").validated())
     assert not unrecoverable.loss.recoverable and unrecoverable.budget(16) == phase.budget(16)

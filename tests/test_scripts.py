@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_script(name: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +43,13 @@ def test_smoke_sweep_writes_summary_cells_and_figures(smoke_sweep):
     assert summary["predicted_exponent"] == 3
     assert [c["N"] for c in summary["cells"]] == [8, 12, 16, 24]
     for cell in summary["cells"]:
-        assert {"seeds", "budget", "escaped_fraction", "median_escape_samples", "theory_escape_samples"} <= set(cell)
+        assert {
+            "seeds",
+            "budget",
+            "escaped_fraction",
+            "median_escape_samples",
+            "theory_escape_samples",
+        } <= set(cell)
         assert cell["seeds"] == 8
     for key in ("exponent", "log_power"):
         assert {"value", "lo", "hi"} <= set(summary["fit"][key])
@@ -104,8 +115,18 @@ def test_unwritable_output_folder_is_refused(tmp_path):
 def test_help_explains_every_flag():
     proc = run_script("scaling_sweep.py", "--help")
     assert proc.returncode == 0
-    for flag in ("--task", "--latent", "--activation", "--snr", "--N", "--seeds", "--engine", "--start",
-                 "--profile", "--out"):
+    for flag in (
+        "--task",
+        "--latent",
+        "--activation",
+        "--snr",
+        "--N",
+        "--seeds",
+        "--engine",
+        "--start",
+        "--profile",
+        "--out",
+    ):
         assert flag in proc.stdout
 
 

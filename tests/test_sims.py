@@ -173,8 +173,14 @@ def test_huge_step_produces_non_finite_flag():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"dim": 3}, "N=3"), ({"batch": 0}, "batch"), ({"noise": "pink"}, "noise"),
-     ({"start": "zero"}, "start"), ({"dtype": "float16"}, "dtype"), ({"m_escape": 1.5}, "escape")],
+    [
+        ({"dim": 3}, "N=3"),
+        ({"batch": 0}, "batch"),
+        ({"noise": "pink"}, "noise"),
+        ({"start": "zero"}, "start"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"m_escape": 1.5}, "escape"),
+    ],
 )
 def test_engine_refuses_bad_configuration(kwargs, match):
     dim = kwargs.pop("dim", 16)

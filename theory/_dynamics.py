@@ -45,7 +45,7 @@ REFERENCE_DIM = 16
 MAX_RELATIVE_DRIFT = 1e-3
 
 
-@ft.lru_cache(maxsize=None)
+@ft.cache
 def escape_samples_leading(k: int) -> sp.Expr:
     """Search-phase samples from m0 to m1 with drift dm/dn = (delta/N) k a_k m^(k-1), integrated
     by sympy (for k >= 3 with k symbolic, then specialised)."""

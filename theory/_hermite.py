@@ -23,7 +23,7 @@ ACTIVATION_NAMES = ("he1", "he2", "he3", "he4", "he5", "he6", "relu", "tanh", "e
 _NUMERIC_DIGITS = 40
 
 
-@ft.lru_cache(maxsize=None)
+@ft.cache
 def hermite(j: int) -> sp.Expr:
     """Probabilists' Hermite polynomial He_j(x) (monic, orthogonal under N(0, 1))."""
     if j < 0:
@@ -68,15 +68,13 @@ def _gauss_mean(expr: sp.Expr) -> sp.Expr:
     return sp.simplify(sp.integrate(sp.expand(expr) * _GAUSS, (x, -sp.oo, sp.oo)))
 
 
-@ft.lru_cache(maxsize=None)
+@ft.cache
 def _coefficient(base: str, j: int) -> sp.Expr:
     match = re.fullmatch(r"he(\d)", base)
     if match:
         return sp.factorial(j) if int(match.group(1)) == j else sp.Integer(0)
     if base == "relu":
-        return sp.nsimplify(
-            sp.simplify(sp.integrate(x * hermite(j) * _GAUSS, (x, 0, sp.oo)))
-        )
+        return sp.nsimplify(sp.simplify(sp.integrate(x * hermite(j) * _GAUSS, (x, 0, sp.oo))))
     if base == "erf":
         if j == 0:
             return sp.Integer(0)  # odd function
@@ -107,7 +105,7 @@ def hermite_coefficients(name: str, order: int) -> tuple[sp.Expr, ...]:
     return tuple(sign * _coefficient(base, j) for j in range(order + 1))
 
 
-@ft.lru_cache(maxsize=None)
+@ft.cache
 def derivative_second_moment(name: str) -> sp.Expr:
     """E[sigma'(Z)^2] for Z ~ N(0, 1): the size of the gradient, which sets the spherical shrink."""
     sign, base = parse_activation(name)

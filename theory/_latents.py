@@ -88,8 +88,7 @@ def _skewed(rho: sp.Expr) -> tuple[sp.Expr, ...]:
     # Two atoms: (1 - rho)/s with probability rho, -rho/s with probability 1 - rho.
     s = sp.sqrt(rho * (1 - rho))
     return tuple(
-        sp.simplify(rho * ((1 - rho) / s) ** p + (1 - rho) * (-rho / s) ** p)
-        for p in range(_MAX_ORDER + 1)
+        sp.simplify(rho * ((1 - rho) / s) ** p + (1 - rho) * (-rho / s) ** p) for p in range(_MAX_ORDER + 1)
     )
 
 
@@ -132,14 +131,10 @@ def latent(spec: str) -> Latent:
                 f"latent {spec!r}: write moments:M1,M2,M3,... with numbers, e.g. moments:0,1,0,2"
             ) from None
         if len(given) < 3:
-            raise ValueError(
-                f"latent {spec!r}: give E[g], E[g^2] and at least E[g^3], e.g. moments:0,1,0,2"
-            )
+            raise ValueError(f"latent {spec!r}: give E[g], E[g^2] and at least E[g^3], e.g. moments:0,1,0,2")
         moments = (sp.Integer(1), *given)
     else:
-        raise ValueError(
-            f"unknown latent {spec!r}: use one of {', '.join(LATENT_NAMES)}"
-        )
+        raise ValueError(f"unknown latent {spec!r}: use one of {', '.join(LATENT_NAMES)}")
     return Latent(text, tuple(sp.nsimplify(m) for m in moments))
 
 
@@ -163,18 +158,14 @@ def spike_moments(task: str, lat: Latent, beta: sp.Expr = snr) -> tuple[sp.Expr,
             out.append(sp.simplify(total * scale**p))
         return tuple(out)
     if task == "amplitude":
-        return tuple(
-            sp.sqrt(1 + beta) ** p * _gaussian_moment(p) for p in range(_MAX_ORDER + 1)
-        )
+        return tuple(sp.sqrt(1 + beta) ** p * _gaussian_moment(p) for p in range(_MAX_ORDER + 1))
     return tuple(
-        sp.expand(
-            sum(sp.binomial(p, q) * _gaussian_moment(p - q) * sp.sqrt(beta) ** q for q in range(p + 1))
-        )
+        sp.expand(sum(sp.binomial(p, q) * _gaussian_moment(p - q) * sp.sqrt(beta) ** q for q in range(p + 1)))
         for p in range(_MAX_ORDER + 1)
     )
 
 
-@ft.lru_cache(maxsize=None)
+@ft.cache
 def _hermite_coeffs(j: int) -> tuple[sp.Expr, ...]:
     poly = sp.Poly(hermite(j), x)
     return tuple(poly.coeff_monomial(x**p) for p in range(j + 1))
@@ -188,6 +179,5 @@ def spike_hermite_moments(task: str, lat: Latent, beta: sp.Expr = snr) -> tuple[
     """
     raw = spike_moments(task, lat, beta)
     return tuple(
-        sp.simplify(sum(c * raw[p] for p, c in enumerate(_hermite_coeffs(j))))
-        for j in range(len(raw))
+        sp.simplify(sum(c * raw[p] for p, c in enumerate(_hermite_coeffs(j)))) for j in range(len(raw))
     )

@@ -131,7 +131,11 @@ class PopulationLoss:
             )
         a = self.leading_coefficient
         if self.recoverable:
-            side = "" if k % 2 == 0 else f" (from the half-sphere {'+' if self.favourable_sign > 0 else '-'}m > 0)"
+            side = (
+                ""
+                if k % 2 == 0
+                else f" (from the half-sphere {'+' if self.favourable_sign > 0 else '-'}m > 0)"
+            )
             return f"information exponent k = {k}, a_k = {a} > 0: m = 0 is unstable{side}"
         return (
             f"information exponent k = {k} but a_k = {a} < 0: m = 0 is a local minimum of the "
