@@ -133,3 +133,26 @@ def test_help_explains_every_flag():
 def test_verify_refuses_unknown_tier_and_claim(tmp_path):
     assert run_script("verify.py", "--tier", "huge").returncode == 2
     assert run_script("verify.py", "--claim", "nope", "--out", str(tmp_path)).returncode == 2
+
+
+def test_float64_sweep_runs_and_is_recorded(tmp_path):
+    proc = run_script(
+        "scaling_sweep.py",
+        "--profile",
+        "smoke",
+        "--N",
+        "8",
+        "12",
+        "16",
+        "--seeds",
+        "4",
+        "--float64",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["dtype"] == "float64"
+    for cell in summary["cells"]:
+        assert cell["escaped_fraction"] > 0.5

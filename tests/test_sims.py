@@ -232,3 +232,36 @@ def test_cell_files_round_trip_and_refuse_other_configs(tmp_path):
     assert sims.read_cell(path, dict(cfg, step=2e-4)) is None
     path.write_bytes(b"not a netcdf file")
     assert sims.read_cell(path, cfg) is None
+
+
+# ---- property-based checks ------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shape=st.one_of(st.tuples(st.integers(4, 40)), st.tuples(st.integers(2, 7), st.integers(2, 7))),
+    seed=st.integers(0, 2**16),
+)
+def test_fourier_round_trip_for_any_shape(shape, seed):
+    basis = sims.FourierBasis(shape)
+    c = jax.random.normal(jax.random.key(seed), (2, basis.dim))
+    back = basis.from_pixels(basis.to_pixels(c))
+    np.testing.assert_allclose(back, c, atol=2e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    atoms=st.lists(st.floats(-3, 3, allow_nan=False), min_size=3, max_size=3, unique=True),
+    weights=st.lists(st.floats(0.05, 1.0), min_size=3, max_size=3),
+)
+def test_quadrature_recovers_any_three_point_law(atoms, weights):
+    a, w = np.array(atoms), np.array(weights) / np.sum(weights)
+    a = (a - np.sum(w * a)) / np.sqrt(np.sum(w * (a - np.sum(w * a)) ** 2))  # standardise
+    if np.min(np.abs(a[:, None] - a[None, :]) + np.eye(3)) < 0.05:
+        return  # nearly coincident atoms: the law is numerically a two-point law
+    moments = [float(np.sum(w * a**p)) for p in range(6)]
+    got_a, got_w = sims.quadrature_from_moments(moments)
+    for p, target in enumerate(moments):
+        assert math.isclose(float(np.sum(got_w * got_a**p)), target, rel_tol=1e-6, abs_tol=1e-6)
