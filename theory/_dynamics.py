@@ -154,7 +154,7 @@ class OverlapDynamics:
     @ft.cached_property
     def escape_leading(self) -> sp.Expr:
         """Leading-order search-phase samples as a function of N, delta, m0, m1."""
-        return escape_samples_leading(self.k).subs(a_k, self.a)
+        return escape_samples_leading(self.k).subs(a_k, sp.Abs(self.a))
 
     @property
     def schedule(self) -> sp.Expr:
@@ -169,9 +169,10 @@ class OverlapDynamics:
         - the drift per sample at m = 1, (delta_N / N) k a_k, is at most 1e-3 (small steps; this
           binds for k <= 2, where the schedule does not shrink the step with N).
         """
-        k, a, s = self.k, float(self.a), float(self.s)
-        stability = 2 * k * a * math.log(REFERENCE_DIM) / (STABILITY_RATIO * s)
+        k, a, s = self.k, abs(float(self.a)), float(self.s)
         unit = float(self.schedule.subs({N: REFERENCE_DIM, delta0: 1}))
+        # drift/shrink at m0 = N^-1/2 is 2 k a N^-(k-2)/2 / (delta_N s); solve for delta_0.
+        stability = 2 * k * a * REFERENCE_DIM ** (-(k - 2) / 2) / (STABILITY_RATIO * s * unit)
         small = MAX_RELATIVE_DRIFT * REFERENCE_DIM / (k * a * unit)
         return min(stability, small)
 
@@ -202,15 +203,14 @@ class OverlapDynamics:
         on the wrong side of the equator). For even k the sign of `start` is irrelevant.
         """
         start = float(start)
-        if self.k % 2 == 0:
-            start = abs(start)
-        else:
-            start *= self.loss.favourable_sign
+        sign = 1 if self.k % 2 == 0 else self.loss.favourable_sign
+        start = abs(start) if self.k % 2 == 0 else start * sign
         if start >= self.m_escape:
             return 0.0
         if start <= 0 and self.k >= 2:
             return math.inf
-        fn = self._rate_fn
+        # In the coordinate sign * m the descent direction is positive.
+        fn = lambda v, d, st: sign * self._rate_fn(sign * v, d, st)
         grid = np.geomspace(max(start, 1e-12), self.m_escape, 64) if start > 0 else None
         probe = fn(grid if grid is not None else np.linspace(start, self.m_escape, 64), dim, step)
         if np.any(np.asarray(probe) <= 0):
@@ -246,7 +246,7 @@ class OverlapDynamics:
         count from m0 = N^-1/2).
         """
         d0 = self.default_delta0 if d0 is None else d0
-        k, a = self.k, float(self.a)
+        k, a = self.k, abs(float(self.a))
         return float(self.upper_threshold(dim)) / (max(k - 2, 1) * k * a * d0)
 
 

@@ -171,6 +171,7 @@ def _hermite_coeffs(j: int) -> tuple[sp.Expr, ...]:
     return tuple(poly.coeff_monomial(x**p) for p in range(j + 1))
 
 
+@ft.lru_cache(maxsize=256)
 def spike_hermite_moments(task: str, lat: Latent, beta: sp.Expr = snr) -> tuple[sp.Expr, ...]:
     """Hermite moments mu_j = E[He_j(X_u)], j = 0..(highest known order).
 

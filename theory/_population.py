@@ -18,7 +18,7 @@ import functools as ft
 import sympy as sp
 
 from ._hermite import derivative_second_moment, hermite_coefficients, parse_activation
-from ._latents import Latent, latent, snr, spike_hermite_moments
+from ._latents import TASK_NAMES, Latent, latent, snr, spike_hermite_moments
 
 
 m = sp.Symbol("m", real=True)
@@ -44,6 +44,8 @@ class PopulationLoss:
     beta: sp.Expr = snr
 
     def __post_init__(self):
+        if self.task not in TASK_NAMES:
+            raise ValueError(f"unknown task {self.task!r}: use one of {', '.join(TASK_NAMES)}")
         parse_activation(self.activation)
         self.latent_distribution  # validates the latent name
         beta = sp.nsimplify(self.beta)
@@ -136,7 +138,8 @@ class PopulationLoss:
                 if k % 2 == 0
                 else f" (from the half-sphere {'+' if self.favourable_sign > 0 else '-'}m > 0)"
             )
-            return f"information exponent k = {k}, a_k = {a} > 0: m = 0 is unstable{side}"
+            rel = "> 0" if k % 2 == 0 else "!= 0"
+            return f"information exponent k = {k}, a_k = {a} {rel}: m = 0 is unstable{side}"
         return (
             f"information exponent k = {k} but a_k = {a} < 0: m = 0 is a local minimum of the "
             "population loss, so online SGD from a random start cannot recover the spike "
