@@ -139,13 +139,20 @@ class OnlineSGD:
             z = draw_noise(k_z, basis, (B,), noise, dtype)
             y = jax.random.rademacher(k_y, (B,), dtype)
             g = task.latent.sample(k_g, (B,), dtype)
-            proj = jnp.dot(z, jnp.stack([w, u], axis=1), precision="highest")  # (B, 2)
-            z_w, z_u = proj[:, 0], proj[:, 1]
-            m = jnp.dot(w, u, precision="highest")
+            if B == 1:
+                # Under vmap, multiply-and-sum beats XLA's batched (1, N) x (N, 2) products on CPU.
+                z_w, z_u, m = jnp.sum(z * w, axis=1), jnp.sum(z * u, axis=1), jnp.sum(w * u)
+            else:
+                proj = jnp.dot(z, jnp.stack([w, u], axis=1), precision="highest")  # (B, 2)
+                z_w, z_u = proj[:, 0], proj[:, 1]
+                m = jnp.dot(w, u, precision="highest")
             shift = jnp.where(y > 0, task.spike_coordinate(z_u, g) - z_u, 0.0)
             lam = z_w + shift * m
             a = y * dsigma(lam)
-            grad_dir = jnp.dot(a, z, precision="highest") + jnp.sum(a * shift) * u
+            if B == 1:
+                grad_dir = a[0] * z[0] + jnp.sum(a * shift) * u
+            else:
+                grad_dir = jnp.dot(a, z, precision="highest") + jnp.sum(a * shift) * u
             w = w + (step / N) * grad_dir
             w = w / jnp.linalg.norm(w)
             return w

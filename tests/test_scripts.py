@@ -156,3 +156,10 @@ def test_float64_sweep_runs_and_is_recorded(tmp_path):
     assert summary["config"]["dtype"] == "float64"
     for cell in summary["cells"]:
         assert cell["escaped_fraction"] > 0.5
+
+
+@pytest.mark.slow
+def test_benchmark_script_runs_in_quick_mode(tmp_path):
+    proc = run_script("bench_engine.py", "--quick", "--out", str(tmp_path / "bench.md"), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "engine/floor" in (tmp_path / "bench.md").read_text()
