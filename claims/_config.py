@@ -23,7 +23,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"dims": (8, 12, 16, 24), "seeds": 8, "start": "conditioned", "budget_factor": 1.0},
     # about 5 minutes on 2 CPU cores: `make sweep`
     "default": {"dims": (16, 24, 32, 48, 64), "seeds": 16, "start": "conditioned", "budget_factor": 1.0},
-    # hours on 2 CPU cores (the random start's heavy tail runs many seeds to the full budget)
+    # about half a day on 2 CPU cores (the random start's heavy tail runs seeds to the full budget)
     "full": {"dims": (16, 24, 32, 48, 64, 96, 128), "seeds": 32, "start": "random", "budget_factor": 4.0},
 }
 ENGINES = ("auto", "full")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -110,13 +111,14 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         good = np.isfinite(per_seed) & (per_seed > 0) & np.isfinite(esc)
         ratio = np.full(esc.shape, np.nan)
         ratio[good] = esc[good] / per_seed[good]
+        cfg = json.loads(ds.attrs["config"])
         rows.append(
             {
                 "N": dim,
                 "seeds": int(esc.size),
-                "budget": int(ds.attrs.get("budget", json.loads(ds.attrs["config"])["budget"])),
+                "budget": int(cfg["budget"]),
                 "step": step,
-                "batch": int(json.loads(ds.attrs["config"])["batch"]),
+                "batch": int(cfg["batch"]),
                 "engine": ds.attrs.get("engine", "full"),
                 "escaped_fraction": float(np.mean(np.isfinite(esc))),
                 "median_escape_samples": med.as_dict(),
@@ -270,7 +272,5 @@ def check_writable(out: Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise UsageError(f"--out {str(out)!r}: {str(probe)!r} is a file, not a folder; choose another --out")
-    import os
-
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"--out {str(out)!r} is not writable: choose a folder you can write to")

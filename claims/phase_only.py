@@ -243,8 +243,7 @@ def escape_vs_ode(tier: str, out: Path) -> dict:
 
 @ft.cache
 def _sweep(tier: str, out: str, latent: str = "rademacher", activation: str | None = None) -> tuple:
-    profile = {"smoke": "smoke", "default": "default", "full": "full"}[tier]
-    cfg = SweepConfig.from_profile(profile, latent=latent, activation=activation)
+    cfg = SweepConfig.from_profile(tier, latent=latent, activation=activation)  # tiers are profiles
     exp = Experiment(cfg)
     folder = Path(out) / f"sweep-{latent}-{exp.activation}"
     cells = run_cells(exp, folder, progress=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -48,14 +49,7 @@ class LatentSampler:
             return float(np.prod(np.arange(p - 1, 0, -2))) if p else 1.0
         if self.kind == "uniform":
             return 3 ** (p / 2) / (p + 1)
-        return _fact(p) / 2 ** (p / 2)
-
-
-def _fact(p: int) -> float:
-    out = 1.0
-    for i in range(2, p + 1):
-        out *= i
-    return out
+        return math.factorial(p) / 2 ** (p / 2)
 
 
 def _gauss_rule(mom: list[float], r: int) -> tuple[np.ndarray, np.ndarray] | None:
