@@ -77,6 +77,8 @@ def quadrature_from_moments(moments: list[float]) -> tuple[np.ndarray, np.ndarra
     with fewer atoms is used if it reproduces every given moment. Raises ValueError otherwise.
     """
     given = [float(v) for v in moments]
+    if not all(math.isfinite(v) for v in given):
+        raise ValueError(f"moments {given[1:]} must be finite numbers")
     mom = given + ([0.0] if len(given) % 2 == 1 else [])
     for r in range(len(mom) // 2, 0, -1):
         rule = _gauss_rule(mom, r)

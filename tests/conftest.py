@@ -6,6 +6,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+
+# Property tests draw the same examples on every run, so CI is reproducible.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci")
 
 
 def within_se(estimate: float, target: float, se: float, n_se: float = 5.0) -> bool:
