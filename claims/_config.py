@@ -116,6 +116,13 @@ class SweepConfig:
             raise UsageError(f"unknown noise {self.noise!r}: use one of {', '.join(sims.NOISE_NAMES)}")
         if not 0 < self.m_escape < 1:
             raise UsageError(f"escape overlap {self.m_escape!r} must lie in (0, 1)")
+        if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
+            raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
+        if self.start == "conditioned" and min(dims) <= self.m_escape**-2:
+            raise UsageError(
+                f"--N {min(dims)} with --start conditioned starts at m0 = N^-1/2 >= the escape overlap "
+                f"{self.m_escape}: use N > {self.m_escape**-2:g} or --start random"
+            )
         return dataclasses.replace(self, dims=tuple(sorted(int(d) for d in dims)))
 
     def as_dict(self) -> dict:
@@ -180,8 +187,20 @@ class Experiment:
         return theory.median_abs_start(dim)
 
     def predicted_escape(self, dim: int) -> float:
-        """ODE escape samples from the typical start (the median for a random start)."""
-        return self.dynamics.ode_escape_samples(dim, self.step(dim), self.start_overlap(dim))
+        """ODE escape samples from the typical start (the median for a random start), on the side
+        of the equator the engine starts from (favourable sign)."""
+        start = self.start_overlap(dim) * (self.loss.favourable_sign if self.loss.recoverable else 1)
+        return self.dynamics.ode_escape_samples(dim, self.step(dim), start)
+
+    def check_budgets(self) -> None:
+        """Refuse, before any simulation, a budget that one run cannot count."""
+        for dim in self.config.dims:
+            steps = math.ceil(self.budget(dim) / self.batch(dim))
+            if steps >= 2**31 - 1:
+                raise UsageError(
+                    f"--budget-factor {self.config.budget_factor:g} gives {self.budget(dim):.3g} samples "
+                    f"({steps:.3g} steps) at N={dim}, more than one run can count: lower it"
+                )
 
     @ft.cached_property
     def task(self) -> sims.SpikeTask:
@@ -226,4 +245,5 @@ class Experiment:
             "dtype": c.dtype,
             "prng_impl": c.prng_impl,
             "engine": self.engine_name(dim),
+            "engine_version": sims.ENGINE_VERSION,
         }

@@ -94,8 +94,9 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
                 exp.dynamics.ode_escape_samples(d, exp.step(d), exp.start_overlap(d)) for d in fine
             ]
             ax.plot(fine, theory_curve, color="tab:blue", lw=1.5, zorder=2, label="ODE (theory)")
-        ref = np.nanmin(med) if np.isfinite(med).any() else 1.0
-        i0 = int(np.nanargmin(med)) if np.isfinite(med).any() else 0
+        finite = np.flatnonzero(np.isfinite(med) & (med > 0))
+        i0 = int(finite[0]) if finite.size else 0  # thresholds pinned to the first finite median
+        ref = med[i0] if finite.size else 1.0
         dyn = exp.dynamics
         lo_tex, up_tex = (_tex(*dyn.thresholds[b]) for b in ("lower", "upper"))
         ax.plot(
@@ -155,10 +156,8 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             for name in ("lower", "upper"):
                 b = summary["bounds"][name]
                 s = b["slope"]
-                lines.append(
-                    f"{name}: slope {s['value']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}] "
-                    f"-> {'holds' if b['holds'] else 'VIOLATED'}"
-                )
+                word = {True: "holds", False: "VIOLATED", None: "undecided"}[b["holds"]]
+                lines.append(f"{name}: slope {s['value']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}] -> {word}")
         elif verdict:
             lines.append(verdict.get("reason", "")[:80])
         bx.set_title("\n".join(lines) if lines else "")

@@ -20,6 +20,11 @@ import sims
 from ._config import Experiment, UsageError
 
 
+MIN_SEEDS = 5
+"""Fewer seeds per N give no meaningful bootstrap interval: the verdict is then undecided."""
+CENSOR_TOLERANCE = 0.025
+"""Fraction of bootstrap resamples that may touch a censored median before one-sided rules apply."""
+
 SUMMARY_KEYS = (
     "information_exponent",
     "recoverable",
@@ -42,6 +47,7 @@ def cell_path(out: Path, dim: int) -> Path:
 def run_cells(exp: Experiment, out: Path, progress: bool = True) -> dict[int, xr.Dataset]:
     """Run (or reuse) every N cell of the sweep; returns the datasets keyed by N."""
     out = Path(out)
+    exp.check_budgets()
     cells: dict[int, xr.Dataset] = {}
     dims = exp.config.dims
     bar = tqdm(total=len(dims), desc="cells", unit="cell", disable=not progress, position=0)
@@ -107,7 +113,10 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
         med = sims.median_ci(esc, seed=dim)
         m0 = np.asarray(ds["initial_overlap"].values[0], float)
         step = float(ds["step"].values[0])
-        per_seed = np.array([exp.dynamics.ode_escape_samples(dim, step, a) for a in m0])
+        recoverable = exp.loss.recoverable
+        per_seed = np.array(
+            [exp.dynamics.ode_escape_samples(dim, step, a) if recoverable else np.inf for a in m0]
+        )
         good = np.isfinite(per_seed) & (per_seed > 0) & np.isfinite(esc)
         ratio = np.full(esc.shape, np.nan)
         ratio[good] = esc[good] / per_seed[good]
@@ -122,10 +131,11 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
                 "engine": ds.attrs.get("engine", "full"),
                 "escaped_fraction": float(np.mean(np.isfinite(esc))),
                 "median_escape_samples": med.as_dict(),
-                "theory_escape_samples": _num(exp.predicted_escape(dim)),
+                "theory_escape_samples": _num(exp.predicted_escape(dim)) if recoverable else None,
                 "median_ratio_to_ode_per_seed": _num(np.nanmedian(ratio))
                 if np.any(np.isfinite(ratio))
                 else None,
+                "ratio_seeds": int(np.isfinite(ratio).sum()),
                 "wall_seconds": float(ds.attrs.get("wall_seconds", math.nan)),
             }
         )
@@ -164,78 +174,99 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
             ),
         }
         return summary
-    usable = [r["N"] for r in rows if r["escaped_fraction"] > 0.5]
-    samples = [_escapes(cells[d]) for d in usable]
-    if len(usable) < 3:
+    # Cells whose median is 0 (the start is already beyond the escape overlap) carry no scaling
+    # information; every other cell enters the fit, a censored median at its budget (a lower bound).
+    zero = [r["N"] for r in rows if r["median_escape_samples"]["value"] == 0]
+    usable = [r["N"] for r in rows if r["N"] not in zero]
+    censored = [r["N"] for r in rows if r["median_escape_samples"]["value"] is None]
+    notes = []
+    if zero:
+        notes.append(f"N = {zero} left out: the median start is already beyond the escape overlap")
+    if censored:
+        notes.append(
+            f"N = {censored}: more than half of the seeds did not escape, median taken at the "
+            "budget (a lower bound)"
+        )
+    if len(usable) < 3 or exp.config.seeds < MIN_SEEDS:
+        why = (
+            f"{len(usable)} usable N (need at least 3 for a fit)"
+            if len(usable) < 3
+            else f"{exp.config.seeds} seeds per N (need at least {MIN_SEEDS} for bootstrap intervals)"
+        )
         summary["verdict"] = {
             "holds": None,
             "lower_bound": None,
             "upper_bound": None,
-            "reason": (
-                f"only {len(usable)} N cells have more than half of their seeds escaped "
-                "(need 3 for a fit): raise --budget-factor or lower N"
-            ),
+            "reason": f"undecided: {why}" + "".join(f"; {n}" for n in notes),
         }
         return summary
+    samples = [_escapes(cells[d]) for d in usable]
+    budgets = [next(r["budget"] for r in rows if r["N"] == d) for d in usable]
     (lo_e, lo_q), (up_e, up_q) = exp.dynamics.thresholds["lower"], exp.dynamics.thresholds["upper"]
     pred = np.array([exp.predicted_escape(d) for d in usable])
-    if np.all(np.isfinite(pred)):
+    pred_ok = bool(np.all(np.isfinite(pred)) and np.all(pred > 0))
+    if pred_ok:
         summary["theory"]["theory_fit_exponent"] = float(np.polyfit(np.log(usable), np.log(pred), 1)[0])
-    power = sims.power_law_fit(usable, samples)
-    logp = sims.log_power_fit(usable, samples, exponent=lo_e)
-    lower = sims.ratio_slope_fit(usable, samples, exponent=lo_e, log_power=lo_q)
-    upper = sims.ratio_slope_fit(usable, samples, exponent=up_e, log_power=up_q)
+    power = sims.power_law_fit(usable, samples, budgets=budgets)
+    logp = sims.log_power_fit(usable, samples, exponent=lo_e, budgets=budgets)
+    lower = sims.ratio_slope_fit(usable, samples, exponent=lo_e, log_power=lo_q, budgets=budgets)
+    upper = sims.ratio_slope_fit(usable, samples, exponent=up_e, log_power=up_q, budgets=budgets)
     lo_slope, up_slope = lower["slope"], upper["slope"]
-    lower_holds = not (lo_slope.hi < 0)
-    upper_holds = not (up_slope.lo > 0)
+    # Censoring only lowers the fitted slopes (a censored median is taken at its budget), so:
+    # the lower bound may be declared to hold, and the upper bound violated, from censored data;
+    # the opposite conclusions need resamples free of censoring.
+    touched = lower.censored_resamples > CENSOR_TOLERANCE * sims.N_BOOT
+    lower_holds = True if lo_slope.hi >= 0 else (None if touched else False)
+    upper_holds = False if up_slope.lo > 0 else (None if touched else True)
     summary["fit"] = {
         "dims": usable,
         "exponent": power["exponent"].as_dict(),
         "log_power": logp["log_power"].as_dict(),
         "log_power_at_exponent": lo_e,
-        "dropped_resamples": power.dropped_resamples,
+        "censored_cells": censored,
+        "censored_resamples": power.censored_resamples,
     }
     lo_name, up_name = _threshold_name(lo_e, lo_q), _threshold_name(up_e, up_q)
     ode = {}
-    if np.all(np.isfinite(pred)):
+    if pred_ok:
         x = np.log(usable)
         ode["lower"] = float(np.polyfit(x, np.log(pred / exp.dynamics.lower_threshold(usable)), 1)[0])
         ode["upper"] = float(np.polyfit(x, np.log(pred / exp.dynamics.upper_threshold(usable)), 1)[0])
     summary["bounds"] = {
-        "lower": {
-            "quantity": f"n*/{lo_name}",
-            "threshold": lo_name,
-            "slope": lo_slope.as_dict(),
-            "holds": lower_holds,
-            "ode_slope": ode.get("lower"),
-        },
-        "upper": {
-            "quantity": f"n*/{up_name}",
-            "threshold": up_name,
-            "slope": up_slope.as_dict(),
-            "holds": upper_holds,
-            "ode_slope": ode.get("upper"),
-        },
+        name: {
+            "quantity": f"n*/{label}",
+            "threshold": label,
+            "slope": est.as_dict(),
+            "holds": holds,
+            "ode_slope": ode.get(name),
+        }
+        for name, label, est, holds in (
+            ("lower", lo_name, lo_slope, lower_holds),
+            ("upper", up_name, up_slope, upper_holds),
+        )
     }
     fmt = lambda e: f"{e.value:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]"
+    word = {True: "holds", False: "VIOLATED", None: "UNDECIDED (censored)"}
     reason = (
-        f"lower bound {'holds' if lower_holds else 'VIOLATED'}: slope of log(n*/{lo_name}) = {fmt(lo_slope)}"
-        f"; upper bound {'holds' if upper_holds else 'VIOLATED'}: slope of log(n*/{up_name}) = "
+        f"lower bound {word[lower_holds]}: slope of log(n*/{lo_name}) = {fmt(lo_slope)}"
+        f"; upper bound {word[upper_holds]}: slope of log(n*/{up_name}) = "
         f"{fmt(up_slope)} (95% bootstrap intervals, {len(usable)} N from {min(usable)} to {max(usable)}, "
         f"{exp.config.seeds} seeds each)"
     )
     finite_n = [
         b
         for b, holds, sign in (("lower", lower_holds, -1), ("upper", upper_holds, 1))
-        if not holds and ode.get(b) is not None and sign * ode[b] > 0
+        if holds is False and ode.get(b) is not None and sign * ode[b] > 0
     ]
     if finite_n:
         reason += (
             f"; the ODE itself has slope {', '.join(f'{ode[b]:+.3f} ({b})' for b in finite_n)} over "
             "these N: finite-N effects, the asymptotic regime is not reached (use larger N)"
         )
+    reason += "".join(f"; {n}" for n in notes)
+    overall = None if None in (lower_holds, upper_holds) else (lower_holds and upper_holds)
     summary["verdict"] = {
-        "holds": lower_holds and upper_holds,
+        "holds": overall,
         "lower_bound": lower_holds,
         "upper_bound": upper_holds,
         "reason": reason,

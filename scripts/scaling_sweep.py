@@ -19,11 +19,31 @@ from pathlib import Path
 import claims
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2), as for every other bad input."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """Let `--activation -he4` mean `--activation=-he4` (argparse would read -he4 as a flag)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--activation" and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"--activation={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="scaling_sweep.py",
         description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--profile",
@@ -85,7 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="budget per seed = factor x "
         "N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0) samples [default: the profile's]",
     )
-    p.add_argument("--batch", type=int, default=None, help="samples per SGD step [default: N]")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="samples per SGD step [default: the theory's round(N^((k-2)/2)): N for k = 4, 1 for k <= 2]",
+    )
     p.add_argument(
         "--noise", default=None, help="gaussian or fixed_amplitude noise class [default: gaussian]"
     )
@@ -97,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(join_negative_values(sys.argv[1:] if argv is None else argv))
     claims.enable_compilation_cache()
     try:
         dtype = None
@@ -126,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         exp = claims.Experiment(config)
         exp.dynamics  # theory first: refuses a task the student cannot see
         out = Path(args.out or f"results/sweep-{config.profile}")
+        exp.check_budgets()
         claims.check_writable(out)
     except claims.UsageError as err:
         print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
@@ -156,10 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     if summary["fit"]:
         e, q = summary["fit"]["exponent"], summary["fit"]["log_power"]
+        th = summary["theory"]["theory_fit_exponent"]
+        th_text = f", {th:.3f} for the ODE over these N" if th is not None else ""
         print(
             f"\nfitted exponent {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]  (theory: "
-            f"{summary['predicted_exponent']} nominal, {summary['theory']['theory_fit_exponent']:.3f} "
-            "for the ODE over these N)"
+            f"{summary['predicted_exponent']} nominal{th_text})"
         )
         print(
             f"free log power at exponent {summary['predicted_exponent']}: {q['value']:.2f} "

@@ -4,7 +4,7 @@
 Each claim pairs a theory prediction with a measurement and a stated tolerance. Tiers: smoke
 (seconds to a minute, used by the tests), default (minutes), full (long; CPU hours).
 Writes OUT/report.md (with figures) and OUT/results.json.
-Exit codes: 0 done (add --strict to get 1 when a claim does not hold), 2 bad input.
+Exit codes: 0 done (add --strict to get 1 when a claim does not hold or is undecided), 2 bad input.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"run only this claim (repeatable): {', '.join(claims.REGISTRY)}",
     )
     p.add_argument("--out", default=None, help="report folder [default: results/verify-TIER]")
-    p.add_argument("--strict", action="store_true", help="exit 1 if any claim does not hold")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any claim does not hold or is undecided")
     p.add_argument("--list", action="store_true", help="list the registered claims and exit")
     return p
 

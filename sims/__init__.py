@@ -15,15 +15,15 @@ from ._data import (
     sample_class,
     sample_inputs,
 )
-from ._engine import START_NAMES, OnlineSGD
+from ._engine import ENGINE_VERSION, START_NAMES, OnlineSGD
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
 from ._results import SCHEMA_VERSION, atomic_write_bytes, config_hash, provenance, read_cell, write_cell
 from ._stats import (
+    N_BOOT,
     Estimate,
     ScalingFit,
     bootstrap_medians,
     log_power_fit,
-    mean_ci,
     median_ci,
     power_law_fit,
     ratio_slope_fit,
@@ -31,6 +31,8 @@ from ._stats import (
 
 
 __all__ = [
+    "ENGINE_VERSION",
+    "N_BOOT",
     "ACTIVATION_NAMES",
     "LATENT_NAMES",
     "NOISE_NAMES",
@@ -53,7 +55,6 @@ __all__ = [
     "hermite_prob",
     "latent_sampler",
     "log_power_fit",
-    "mean_ci",
     "median_ci",
     "power_law_fit",
     "provenance",

@@ -3,7 +3,8 @@
 Escape samples of trajectories that did not escape within the budget are censored: they count as
 +inf, so a median is finite only while more than half of the seeds escaped, and an interval end is
 infinite when the resampled medians are. Intervals are percentile bootstraps over seeds (seeds are
-resampled within each N cell, cells independently).
+resampled within each N cell, cells independently). In fits, a censored median is replaced by the
+cell's budget, a lower bound, and the fit says how many resamples that touched.
 """
 
 from __future__ import annotations
@@ -63,32 +64,30 @@ def median_ci(values, n_boot: int = N_BOOT, seed: int = 0) -> Estimate:
     return Estimate(float(np.median(v)), float(lo), float(hi), int(v.size))
 
 
-def mean_ci(values, n_boot: int = N_BOOT, seed: int = 0) -> Estimate:
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    rng = np.random.default_rng(seed)
-    boots = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(axis=1)
-    alpha = (1 - CONFIDENCE) / 2
-    lo, hi = np.quantile(boots, [alpha, 1 - alpha])
-    return Estimate(float(v.mean()), float(lo), float(hi), int(v.size))
-
-
 @dataclasses.dataclass(frozen=True)
 class ScalingFit:
-    """Least-squares fit of log(median samples) against regressors in log N, bootstrapped."""
+    """Least-squares fit of log(median samples) against regressors in log N, bootstrapped.
+
+    `censored_resamples` counts bootstrap resamples in which some cell's median was censored (more
+    than half of the resampled seeds did not escape) and was replaced by that cell's budget, a lower
+    bound. When it is non-zero the fitted values are biased low where censoring bites, so the
+    claim layer treats an interval that leans on them as one-sided evidence only.
+    """
 
     names: tuple[str, ...]
     estimates: tuple[Estimate, ...]
     dims: tuple[int, ...]
-    dropped_resamples: int
+    censored_resamples: int
+    censored_point: bool
 
     def __getitem__(self, name: str) -> Estimate:
         return self.estimates[self.names.index(name)]
 
     def as_dict(self) -> dict:
-        out = {name: est.as_dict() for name, est in zip(self.names, self.estimates, strict=False)}
+        out = {name: est.as_dict() for name, est in zip(self.names, self.estimates, strict=True)}
         out["dims"] = list(self.dims)
-        out["dropped_resamples"] = int(self.dropped_resamples)
+        out["censored_resamples"] = int(self.censored_resamples)
+        out["censored_point"] = bool(self.censored_point)
         return out
 
 
@@ -98,6 +97,7 @@ def fit_scaling(
     design,
     names: tuple[str, ...],
     offset=None,
+    budgets=None,
     n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> ScalingFit:
@@ -105,33 +105,42 @@ def fit_scaling(
 
     **Arguments:**
     - `dims`: the N of each cell.
-    - `samples`: per cell, the escape samples of its seeds (NaN = no escape).
+    - `samples`: per cell, the escape samples of its seeds (NaN = no escape within the budget).
     - `design`: function of log N (array) returning the design matrix (cells x parameters).
     - `names`: parameter names.
     - `offset`: function of N giving a known part of log n subtracted before fitting.
+    - `budgets`: per cell, the budget; a censored (infinite) median is replaced by it, a lower
+      bound on the true median. Without budgets a censored median raises ValueError.
 
-    Resamples in which some cell's median is infinite (most seeds censored) are dropped and
-    counted; the point estimate needs every cell's median finite.
+    Medians must be positive (a start already beyond the escape overlap gives 0: leave such cells
+    out).
     """
     dims = np.asarray(dims, float)
-    logn = np.log(dims)
-    X = design(logn)
+    X = design(np.log(dims))
     off = np.zeros_like(dims) if offset is None else offset(dims)
+    floor = np.full(dims.shape, np.inf) if budgets is None else np.asarray(budgets, float)
     rng = np.random.default_rng(seed)
     meds = np.array([np.median(_censor(s)) for s in samples])
+    censored_point = bool(np.any(~np.isfinite(meds)))
+    meds = np.where(np.isfinite(meds), meds, floor)
     if not np.all(np.isfinite(meds)):
         raise ValueError("a cell has no finite median escape count: raise the budget")
+    if np.any(meds <= 0):
+        raise ValueError("a cell has median escape count 0 (its start is beyond the escape overlap)")
     theta = np.linalg.lstsq(X, np.log(meds) - off, rcond=None)[0]
     boots = np.stack([bootstrap_medians(s, n_boot, rng) for s in samples], axis=1)
-    ok = np.all(np.isfinite(boots), axis=1)
-    y = np.log(boots[ok]) - off
-    thetas = np.linalg.lstsq(X, y.T, rcond=None)[0].T if ok.any() else np.full((1, X.shape[1]), np.nan)
+    hit = ~np.isfinite(boots)
+    boots = np.where(hit, floor[None, :], boots)
+    boots = np.maximum(boots, 1.0)  # a resample whose median start had already escaped: 1 sample
+    thetas = np.linalg.lstsq(X, (np.log(boots) - off).T, rcond=None)[0].T
     alpha = (1 - CONFIDENCE) / 2
     ests = []
     for j in range(X.shape[1]):
-        lo, hi = np.quantile(thetas[:, j], [alpha, 1 - alpha]) if ok.any() else (np.nan, np.nan)
-        ests.append(Estimate(float(theta[j]), float(lo), float(hi), int(ok.sum())))
-    return ScalingFit(tuple(names), tuple(ests), tuple(int(d) for d in dims), int((~ok).sum()))
+        lo, hi = np.quantile(thetas[:, j], [alpha, 1 - alpha])
+        ests.append(Estimate(float(theta[j]), float(lo), float(hi), n_boot))
+    return ScalingFit(
+        tuple(names), tuple(ests), tuple(int(d) for d in dims), int(hit.any(axis=1).sum()), censored_point
+    )
 
 
 def power_law_fit(dims, samples, **kw) -> ScalingFit:

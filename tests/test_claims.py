@@ -74,6 +74,8 @@ BAD_CONFIGS = [
     ({"start": "zero"}, "unknown start 'zero'"),
     ({"noise": "pink"}, "unknown noise 'pink'"),
     ({"batch": 0}, "--batch 0"),
+    ({"root_seed": -1}, "--root-seed -1"),
+    ({"dims": (4, 8), "start": "conditioned"}, "--N 4 with --start conditioned"),
 ]
 
 

@@ -87,6 +87,10 @@ BAD_ARGS = [
     (["--profile", "huge"], "huge"),
     (["--engine", "warp"], "warp"),
     (["--step", "1e40", "--N", "8"], "NaN"),
+    (["--budget-factor", "1e5", "--N", "8", "24"], "--budget-factor"),
+    (["--root-seed", "99999999999999999999"], "--root-seed"),
+    (["--N", "abc"], "invalid int value: 'abc'"),
+    (["--snr", "0"], "--snr 0"),
 ]
 
 
@@ -163,3 +167,27 @@ def test_benchmark_script_runs_in_quick_mode(tmp_path):
     proc = run_script("bench_engine.py", "--quick", "--out", str(tmp_path / "bench.md"), timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "engine/floor" in (tmp_path / "bench.md").read_text()
+
+
+def test_negative_activation_can_follow_the_flag_with_a_space(tmp_path):
+    proc = run_script(
+        "scaling_sweep.py",
+        "--profile",
+        "smoke",
+        "--N",
+        "8",
+        "12",
+        "16",
+        "--latent",
+        "skewed",
+        "--activation",
+        "-he3",
+        "--no-progress",
+        "--out",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["information_exponent"] == 3 and summary["theory"]["activation"] == "-he3"
+    # The favourable side is m < 0: the theory must predict a finite escape from there.
+    assert all(c["theory_escape_samples"] is not None for c in summary["cells"])

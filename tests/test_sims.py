@@ -219,6 +219,21 @@ def test_power_law_fit_recovers_a_known_exponent():
     assert logp.lo <= 0 <= logp.hi
 
 
+def test_censored_cells_enter_fits_at_their_budget_as_a_lower_bound():
+    rng = np.random.default_rng(1)
+    dims = [8, 12, 16, 24]
+    full = [10 * d**3 * np.exp(rng.normal(0, 0.2, 16)) for d in dims]
+    budgets = [np.quantile(s, 0.95) for s in full]
+    budgets[-1] = np.quantile(full[-1], 0.3)  # most seeds of the last cell run out of budget
+    cut = [np.where(s <= b, s, np.nan) for s, b in zip(full, budgets, strict=True)]
+    with pytest.raises(ValueError, match="budget"):
+        sims.power_law_fit(dims, cut)
+    censored = sims.power_law_fit(dims, cut, budgets=budgets)
+    truth = sims.power_law_fit(dims, full)
+    assert censored.censored_point and censored.censored_resamples > 0.9 * sims.N_BOOT
+    assert censored["exponent"].hi < truth["exponent"].value  # biased low: a lower bound only
+
+
 # ---- result files ---------------------------------------------------------------------------
 def test_cell_files_round_trip_and_refuse_other_configs(tmp_path):
     eng = _engine()
