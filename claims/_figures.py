@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -96,7 +97,7 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             ax.plot(fine, theory_curve, color="tab:blue", lw=1.5, zorder=2, label="ODE (theory)")
         finite = np.flatnonzero(np.isfinite(med) & (med > 0))
         i0 = int(finite[0]) if finite.size else 0  # thresholds pinned to the first finite median
-        ref = med[i0] if finite.size else 1.0
+        ref = med[i0] if finite.size else rows[0]["budget"]  # no median at all: pin to the budget
         dyn = exp.dynamics
         lo_tex, up_tex = (_tex(*dyn.thresholds[b]) for b in ("lower", "upper"))
         ax.plot(
@@ -128,6 +129,23 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
         ax.set_xticks(dims, [str(int(d)) for d in dims], minor=False)
         ax.minorticks_off()
 
+        if not finite.size:  # nothing escaped anywhere: show the escaped fraction instead
+            frac = [r["escaped_fraction"] for r in rows]
+            bx.plot(
+                dims,
+                frac,
+                "o-",
+                color="k",
+                ms=4,
+                label=f"escaped within the budget ({rows[0]['seeds']} seeds)",
+            )
+            bx.set(xscale="log", ylim=(-0.05, 1.05), xlabel="input dimension N", ylabel="escaped fraction")
+            bx.set_xticks(dims, [str(int(d)) for d in dims])
+            bx.minorticks_off()
+            bx.legend(loc="best", frameon=False)
+            reason = (summary.get("verdict") or {}).get("reason", "")
+            bx.set_title("\n".join(textwrap.wrap(reason, 60)[:4]))
+            return save(fig, stem)
         norm = dyn.lower_threshold(dims)
         bx.errorbar(
             dims, med / norm, yerr=yerr / norm, fmt="o-", color="k", ms=4, capsize=2, label=rf"$n^*/{lo_tex}$"
@@ -159,7 +177,7 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
                 word = {True: "holds", False: "VIOLATED", None: "undecided"}[b["holds"]]
                 lines.append(f"{name}: slope {s['value']:+.2f} [{s['lo']:+.2f}, {s['hi']:+.2f}] -> {word}")
         elif verdict:
-            lines.append(verdict.get("reason", "")[:80])
+            lines += textwrap.wrap(verdict.get("reason", ""), 60)[:4]
         bx.set_title("\n".join(lines) if lines else "")
         bx.legend(loc="best", frameon=False)
         return save(fig, stem)
