@@ -27,6 +27,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {"dims": (16, 24, 32, 48, 64, 96, 128), "seeds": 32, "start": "random", "budget_factor": 4.0},
 }
 ENGINES = ("auto", "full")
+INPUTS = ("signal", "image")
 
 
 class UsageError(ValueError):
@@ -50,6 +51,7 @@ class SweepConfig:
     - `budget_factor`: budget = factor x N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0).
     - `batch`: samples per step; None means the theory's B = round(N^((k-2)/2)) (N for k = 4).
     - `noise`: `gaussian` or `fixed_amplitude` noise class.
+    - `inputs`: `signal` (periodic signals of length N) or `image` (L x L images, N = L^2).
     """
 
     task: str = "phase"
@@ -64,6 +66,7 @@ class SweepConfig:
     budget_factor: float = 1.0
     batch: int | None = None
     noise: str = "gaussian"
+    inputs: str = "signal"
     m_escape: float = theory.ESCAPE_OVERLAP
     root_seed: int = 0
     n_checkpoints: int = 48
@@ -114,6 +117,12 @@ class SweepConfig:
             raise UsageError(f"--batch {self.batch!r} must be an integer >= 1")
         if self.noise not in sims.NOISE_NAMES:
             raise UsageError(f"unknown noise {self.noise!r}: use one of {', '.join(sims.NOISE_NAMES)}")
+        if self.inputs not in INPUTS:
+            raise UsageError(f"unknown inputs {self.inputs!r}: use one of {', '.join(INPUTS)}")
+        if self.inputs == "image":
+            bad = [d for d in dims if math.isqrt(d) ** 2 != d]
+            if bad:
+                raise UsageError(f"--N {bad[0]} is not a square: images need N = L^2, e.g. --N 16 36 64")
         if not 0 < self.m_escape < 1:
             raise UsageError(f"escape overlap {self.m_escape!r} must lie in (0, 1)")
         if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
@@ -214,6 +223,7 @@ class Experiment:
             activation=self.activation,
             batch=self.batch(dim),
             noise=c.noise,
+            shape=(math.isqrt(dim),) * 2 if c.inputs == "image" else None,
             start=c.start,
             favourable_sign=self.loss.favourable_sign if self.loss.information_exponent else 1,
             m_escape=c.m_escape,
@@ -239,6 +249,7 @@ class Experiment:
             "batch": self.batch(dim),
             "start": c.start,
             "noise": c.noise,
+            "inputs": c.inputs,
             "m_escape": c.m_escape,
             "root_seed": c.root_seed,
             "n_checkpoints": c.n_checkpoints,

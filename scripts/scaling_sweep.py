@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--noise", default=None, help="gaussian or fixed_amplitude noise class [default: gaussian]"
     )
+    p.add_argument(
+        "--inputs",
+        default=None,
+        help="signal (periodic signals of length N) or image (L x L images, N = L^2 must be square) "
+        "[default: signal]",
+    )
     p.add_argument("--root-seed", type=int, default=None, help="root of the random key tree [default: 0]")
     p.add_argument("--float64", action="store_true", help="simulate in float64 (slower; for checks)")
     p.add_argument("--out", default=None, help="output folder [default: results/sweep-PROFILE]")
@@ -145,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             budget_factor=args.budget_factor,
             batch=args.batch,
             noise=args.noise,
+            inputs=args.inputs,
             root_seed=args.root_seed,
             dtype=dtype,
         )

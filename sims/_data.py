@@ -14,6 +14,12 @@ one inverse FFT away.
 - Spike u: flat amplitudes and uniform random phases, normalised to |u| = 1.
 - Structured class: x = z + (X_u - z.u) u, i.e. the noise draw with its coordinate along u replaced
   by the task's spike coordinate X_u (see `SpikeTask`).
+
+With `fixed_amplitude` noise the structured class does *not* keep fixed amplitudes: adding
+(X_u - z.u) u makes every |X_k| fluctuate, so the classes then also differ in amplitude fluctuations
+(fourth order along every Fourier mode), not only in phase. That variant is a stress test, not the
+phase-only model: at N = 16 with -He4, 42% of 48 seeds escaped within 2.5e5 samples against 94%
+with Gaussian noise.
 """
 
 from __future__ import annotations

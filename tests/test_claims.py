@@ -75,6 +75,8 @@ BAD_CONFIGS = [
     ({"noise": "pink"}, "unknown noise 'pink'"),
     ({"batch": 0}, "--batch 0"),
     ({"root_seed": -1}, "--root-seed -1"),
+    ({"inputs": "video"}, "unknown inputs 'video'"),
+    ({"inputs": "image", "dims": (16, 20)}, "--N 20 is not a square"),
     ({"dims": (4, 8), "start": "conditioned"}, "--N 4 with --start conditioned"),
 ]
 

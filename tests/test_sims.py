@@ -153,6 +153,23 @@ def test_steps_share_data_and_escape_is_consistent_with_overlaps():
     assert np.nanmedian(esc[1]) < np.nanmedian(esc[0])
 
 
+def test_images_escape_like_signals():
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    eng = sims.OnlineSGD(16, task, "-he4", batch=16, start="conditioned", shape=(4, 4))
+    out = eng.run([4.3e-4], np.arange(8), 250_000, n_checkpoints=8)
+    esc = out["escape_samples"][0]
+    assert np.mean(np.isfinite(esc)) >= 0.75
+    # Same model up to an orthogonal change of basis: medians near the ODE's 8.2e4 samples.
+    assert 4e4 < np.nanmedian(esc) < 2e5
+
+
+def test_fixed_amplitude_noise_runs_and_stays_on_the_sphere():
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    eng = sims.OnlineSGD(16, task, "-he4", batch=16, start="conditioned", noise="fixed_amplitude")
+    out = eng.run([4.3e-4], np.arange(4), 20_000, n_checkpoints=4)
+    assert out["finite"].all() and np.all(np.abs(out["overlap"][np.isfinite(out["overlap"])]) <= 1 + 1e-5)
+
+
 def test_random_start_takes_the_favourable_sign():
     task = sims.SpikeTask.make("phase", 10.0, "skewed")
     eng = sims.OnlineSGD(16, task, "he3", batch=16, favourable_sign=-1)
