@@ -203,7 +203,8 @@ def analyse(exp: Experiment, cells: dict[int, xr.Dataset]) -> dict:
     samples = [_escapes(cells[d]) for d in usable]
     budgets = [next(r["budget"] for r in rows if r["N"] == d) for d in usable]
     (lo_e, lo_q), (up_e, up_q) = exp.dynamics.thresholds["lower"], exp.dynamics.thresholds["upper"]
-    pred = np.array([exp.predicted_escape(d) for d in usable])
+    theory_n = {r["N"]: r["theory_escape_samples"] for r in rows}
+    pred = np.array([np.inf if theory_n[d] is None else theory_n[d] for d in usable])
     pred_ok = bool(np.all(np.isfinite(pred)) and np.all(pred > 0))
     if pred_ok:
         summary["theory"]["theory_fit_exponent"] = float(np.polyfit(np.log(usable), np.log(pred), 1)[0])

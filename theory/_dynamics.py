@@ -49,18 +49,17 @@ MAX_RELATIVE_DRIFT = 1e-3
 def escape_samples_leading(k: int) -> sp.Expr:
     """Search-phase samples from m0 to m1 with drift dm/dn = (delta/N) k a_k m^(k-1), integrated
     by sympy (for k >= 3 with k symbolic, then specialised)."""
-    integrand = N / (delta * k_sym * a_k * m ** (k_sym - 1))
     if k in (1, 2):
-        expr = sp.integrate(integrand.subs(k_sym, k), (m, m0, m1))
+        integrand = N / (delta * k * a_k * m ** (k - 1))
+        expr = sp.integrate(integrand, (m, m0, m1))
     else:
-        p = sp.Symbol("p", positive=True)  # p = k - 2 > 0
-        general = sp.integrate(integrand.subs(k_sym, p + 2), (m, m0, m1))
-        expr = general.subs(p, k - 2)
+        expr = escape_samples_general().subs(k_sym, k)
     return sp.expand_log(sp.simplify(expr), force=True)
 
 
+@ft.cache
 def escape_samples_general() -> sp.Expr:
-    """The k >= 3 escape-sample count with k kept symbolic (for the docs)."""
+    """The k >= 3 escape-sample count with k kept symbolic, integrated with p = k - 2 > 0."""
     p = sp.Symbol("p", positive=True)
     integrand = N / (delta * k_sym * a_k * m ** (p + 1))
     return sp.simplify(sp.integrate(integrand, (m, m0, m1)).subs(p, k_sym - 2))
