@@ -1,0 +1,222 @@
+"""Flax students for the amplitude-versus-phase protocol and their SGD training loop.
+
+- `TwoLayer`: flatten, one hidden ReLU layer, linear read-out (the paper's two-layer network).
+- `SmallCNN`: three 3 x 3 convolutions (widths w, 2w, 4w) with ReLU, 2 x 2 average pooling after the
+  first two, global average pooling and a linear read-out.
+
+`train` runs minibatch SGD (optax) with softmax cross-entropy for several seeds at once: the
+parameters carry a leading seed axis and one jit-compiled, seed-vmapped function advances every seed
+between evaluation steps. Seed s draws its initialisation from fold_in(key(root), s) and the
+minibatch of step t from fold_in(fold_in(key(root), s), t) (indices with replacement into the
+training images), so a seed re-run alone reproduces its run. At every evaluation step (0, then
+log-spaced up to `steps`) each seed's accuracy on every test set is recorded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+
+MODEL_NAMES = ("two-layer", "cnn")
+
+
+class TwoLayer(nn.Module):
+    """x -> W2 relu(W1 flatten(x) + b1) + b2."""
+
+    hidden: int = 256
+    classes: int = 3
+
+    @nn.compact
+    def __call__(self, x):
+        x = x.reshape(x.shape[0], -1)
+        x = nn.relu(nn.Dense(self.hidden)(x))
+        return nn.Dense(self.classes)(x)
+
+
+class SmallCNN(nn.Module):
+    """Three 3 x 3 convolutions with ReLU and average pooling, global pooling, linear read-out."""
+
+    width: int = 16
+    classes: int = 3
+
+    @nn.compact
+    def __call__(self, x):
+        for i, mult in enumerate((1, 2, 4)):
+            x = nn.relu(nn.Conv(self.width * mult, (3, 3))(x))
+            if i < 2:
+                x = nn.avg_pool(x, (2, 2), strides=(2, 2))
+        return nn.Dense(self.classes)(x.mean(axis=(1, 2)))
+
+
+def make_model(name: str, classes: int, hidden: int = 256, width: int = 16) -> nn.Module:
+    """`two-layer` (hidden units `hidden`) or `cnn` (base width `width`)."""
+    if name == "two-layer":
+        if hidden < 1:
+            raise ValueError(f"hidden must be positive, got {hidden}")
+        return TwoLayer(hidden=int(hidden), classes=int(classes))
+    if name == "cnn":
+        if width < 1:
+            raise ValueError(f"width must be positive, got {width}")
+        return SmallCNN(width=int(width), classes=int(classes))
+    raise ValueError(f"unknown model {name!r}: use one of {', '.join(MODEL_NAMES)}")
+
+
+def eval_steps(steps: int, n_eval: int) -> np.ndarray:
+    """Step 0 and about `n_eval` log-spaced integer steps from 1 to `steps` (duplicates removed)."""
+    if steps < 1 or n_eval < 2:
+        raise ValueError(f"need steps >= 1 and n_eval >= 2, got steps={steps}, n_eval={n_eval}")
+    grid = np.unique(np.round(np.geomspace(1, steps, n_eval)).astype(np.int64))
+    return np.concatenate([[0], grid])
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """SGD settings: `steps` minibatches of `batch` images, learning rate `lr`, optional momentum."""
+
+    steps: int = 3000
+    batch: int = 32
+    lr: float = 0.05
+    momentum: float = 0.0
+    seeds: int = 8
+    n_eval: int = 40
+    root_seed: int = 0
+    eval_chunk: int = 512
+
+    def __post_init__(self):
+        checks = {
+            "steps": self.steps >= 1,
+            "batch": self.batch >= 1,
+            "lr": math.isfinite(self.lr) and self.lr > 0,
+            "momentum": 0 <= self.momentum < 1,
+            "seeds": self.seeds >= 1,
+            "n_eval": self.n_eval >= 2,
+            "eval_chunk": self.eval_chunk >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(
+                    f"invalid {name}={getattr(self, name)!r}: see TrainConfig for the valid range"
+                )
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite (the learning rate is too large)."""
+
+
+def _padded(x: np.ndarray, y: np.ndarray, chunk: int):
+    n = len(x)
+    pad = (-n) % chunk
+    xp = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
+    yp = np.concatenate([y, np.full(pad, -1, np.int64)]) if pad else np.asarray(y, np.int64)
+    return xp.reshape((-1, chunk) + x.shape[1:]), yp.reshape(-1, chunk)
+
+
+def train(
+    model: nn.Module,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_sets: dict[str, tuple[np.ndarray, np.ndarray]],
+    config: TrainConfig,
+    progress: bool = True,
+) -> dict:
+    """Train `config.seeds` copies of `model` with SGD (vmapped over seeds), evaluating on the way.
+
+    **Arguments:**
+    - `model`: a flax module mapping (batch, H, W, C) images to class logits.
+    - `train_x`, `train_y`: standardised training images (n, H, W, C) and integer labels.
+    - `test_sets`: name -> (images, labels), evaluated at every evaluation step.
+    - `config`: a `TrainConfig`.
+    - `progress`: show a tqdm bar over SGD steps.
+
+    **Returns:** a dict with `steps` (evaluation steps), `accuracy` (seeds, steps, sets), `set_names`,
+    `train_loss` (seeds, steps: mean minibatch loss since the previous evaluation; NaN at step 0),
+    `wall_seconds`, `compile_seconds`. Raises `TrainingDiverged` if a loss is not finite.
+    """
+    cfg = config
+    xs = jnp.asarray(train_x, jnp.float32)
+    ys = jnp.asarray(train_y, jnp.int32)
+    n_train = xs.shape[0]
+    root = jax.random.key(cfg.root_seed)
+    seed_keys = jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.arange(cfg.seeds))
+    params = jax.jit(jax.vmap(lambda k: model.init(jax.random.fold_in(k, 0), xs[:1])))(seed_keys)
+    data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(seed_keys)
+    tx = optax.sgd(cfg.lr, momentum=cfg.momentum or None)
+    opt_state = jax.vmap(tx.init)(params)
+
+    def loss_fn(p, xb, yb):
+        logits = model.apply(p, xb)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    def advance(p, o, key, start, stop):
+        def body(t, carry):
+            p, o, total = carry
+            idx = jax.random.randint(jax.random.fold_in(key, t), (cfg.batch,), 0, n_train)
+            loss, grads = jax.value_and_grad(loss_fn)(p, xs[idx], ys[idx])
+            updates, o = tx.update(grads, o, p)
+            return optax.apply_updates(p, updates), o, total + loss
+
+        p, o, total = jax.lax.fori_loop(start, stop, body, (p, o, jnp.zeros((), jnp.float32)))
+        return p, o, total / jnp.maximum(stop - start, 1)
+
+    advance = jax.jit(jax.vmap(advance, in_axes=(0, 0, 0, None, None)))
+
+    def correct(p, xb, yb):
+        pred = jnp.argmax(model.apply(p, xb), axis=-1)
+        return jnp.sum(pred == yb)
+
+    correct = jax.jit(jax.vmap(correct, in_axes=(0, None, None)))
+    names = list(test_sets)
+    chunked = {
+        k: _padded(np.asarray(x, np.float32), np.asarray(y), cfg.eval_chunk)
+        for k, (x, y) in test_sets.items()
+    }
+    sizes = {k: len(y) for k, (_, y) in test_sets.items()}
+
+    def evaluate(p) -> np.ndarray:
+        out = np.zeros((cfg.seeds, len(names)))
+        for j, k in enumerate(names):
+            cx, cy = chunked[k]
+            hits = sum(correct(p, cx[i], cy[i]) for i in range(len(cx)))
+            out[:, j] = np.asarray(hits) / sizes[k]
+        return out
+
+    grid = eval_steps(cfg.steps, cfg.n_eval)
+    acc = np.zeros((cfg.seeds, len(grid), len(names)))
+    losses = np.full((cfg.seeds, len(grid)), np.nan)
+    t0 = time.perf_counter()
+    acc[:, 0] = evaluate(params)
+    compile_seconds = 0.0
+    bar = tqdm(total=int(grid[-1]), desc="SGD steps", unit="step", disable=not progress, leave=False)
+    for i in range(1, len(grid)):
+        c0 = time.perf_counter()
+        params, opt_state, loss = advance(params, opt_state, data_keys, int(grid[i - 1]), int(grid[i]))
+        loss = np.asarray(loss)
+        if i == 1:
+            compile_seconds = time.perf_counter() - c0
+        if not np.all(np.isfinite(loss)):
+            bar.close()
+            raise TrainingDiverged(
+                f"training loss is not finite at step {int(grid[i])} (lr={cfg.lr}): lower the learning rate"
+            )
+        losses[:, i] = loss
+        acc[:, i] = evaluate(params)
+        bar.update(int(grid[i] - grid[i - 1]))
+        bar.set_postfix(acc=f"{acc[:, i, 0].mean():.3f}")
+    bar.close()
+    return {
+        "steps": grid,
+        "accuracy": acc,
+        "set_names": names,
+        "train_loss": losses,
+        "wall_seconds": time.perf_counter() - t0,
+        "compile_seconds": compile_seconds,
+    }
