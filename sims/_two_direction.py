@@ -1,0 +1,367 @@
+"""Online SGD on the two-direction task: amplitude along v, phase along u, optionally sign-tied.
+
+Data (our definition; the symbolic side is `theory/_two_direction.py`). Noise class: independent
+N(0, 1) Fourier coordinates. Structured class: the noise draw with its coordinates along two
+orthonormal directions replaced,
+
+    x = z + (X_v - z.v) v + (X_u - z.u) u,
+    X_v = sqrt(1 + beta_a) lam,                     lam ~ N(0, 1)        (amplitude spike)
+    X_u = (zeta + sqrt(beta_p) g) / sqrt(1 + beta_p), zeta ~ N(0, 1)     (whitened cumulant spike)
+
+with g = sign(lam) with probability `coupling` and an independent Rademacher sign otherwise. u is
+a flat-amplitude random-phase spike (`sims.draw_spike`); v is another one made orthogonal to u.
+
+Students: K units w_k on the unit sphere (K = 1 is the spherical perceptron; K > 1 a two-layer
+network with a fixed second layer of ones), correlation loss -y sum_k sigma(w_k.x), BAGJ step
+w_k <- normalise(w_k + (delta/N) sum_b y_b sigma'(w_k.x_b) x_b) per unit. Under this loss the
+units do not interact; the network has learned a direction when its best unit has. Escape along a
+direction d is the first sample count with max_k |w_k.d| >= the threshold for d.
+
+Randomness follows `sims.OnlineSGD`: a trajectory's key is fold_in(fold_in(key(root), N), seed);
+spikes, start and data are fold_in(., 0 / 1 / 2); step t uses fold_in(data_key, t).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools as ft
+import math
+import re
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._activations import hermite_prob
+from ._data import FourierBasis, draw_spike
+
+
+TWO_DIRECTION_VERSION = 1
+"""Bumped whenever a change alters the numbers this engine produces."""
+
+_TERM = re.compile(r"([+-]?)(\d*\.?\d*)\*?he(\d)")
+_PROGRESS: dict[int, Callable[[int, int], None]] = {}
+
+
+def _report(token, t, n_done):
+    fn = _PROGRESS.get(int(token))
+    if fn is not None:
+        fn(int(t), int(n_done))
+
+
+def hermite_combination(spec: str) -> dict[int, float]:
+    """{j: c_j} for an activation sum_j c_j He_j written like `he2`, `-he4` or `he2-0.5he4`."""
+    if not isinstance(spec, str):
+        raise ValueError(f"activation must be a string such as he2 or he2-he4, got {spec!r}")
+    text = spec.strip().lower().replace(" ", "")
+    out: dict[int, float] = {}
+    pos = 0
+    for match in _TERM.finditer(text):
+        if match.start() != pos or (pos > 0 and not match.group(1)):
+            break
+        sign, coeff, order = match.groups()
+        value = float(coeff) if coeff not in ("", ".") else 1.0
+        out[int(order)] = out.get(int(order), 0.0) + (-value if sign == "-" else value)
+        pos = match.end()
+    if not text or pos != len(text) or not any(out.values()) or 0 in out:
+        raise ValueError(
+            f"activation {spec!r} is not a combination of He_1..He_9: write e.g. he2, -he4 or he2-0.5he4"
+        )
+    return {j: c for j, c in sorted(out.items()) if c != 0}
+
+
+def combination_derivative(spec: str) -> Callable[[jax.Array], jax.Array]:
+    """sigma'(x) = sum_j c_j j He_{j-1}(x)."""
+    terms = hermite_combination(spec)
+    return lambda x: sum(c * j * hermite_prob(j - 1, x) for j, c in terms.items())
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoDirectionTask:
+    """The structured class of the two-direction task.
+
+    **Arguments:**
+    - `snr_amplitude`: beta_a > 0 (extra power along v).
+    - `snr_phase`: beta_p > 0 (cumulant spike along u).
+    - `coupling`: probability in [0, 1] that the phase latent's sign equals sign(lam).
+    """
+
+    snr_amplitude: float
+    snr_phase: float
+    coupling: float = 0.0
+
+    def __post_init__(self):
+        for name in ("snr_amplitude", "snr_phase"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not (isinstance(self.coupling, int | float) and 0 <= self.coupling <= 1):
+            raise ValueError(f"coupling must lie in [0, 1], got {self.coupling!r}")
+
+    def spike_coordinates(self, key: jax.Array, n: int, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
+        """(X_v, X_u) for n structured samples."""
+        ba, bp, c = (jnp.asarray(p, dtype) for p in (self.snr_amplitude, self.snr_phase, self.coupling))
+        return _spike_coordinates(key, n, dtype, ba, bp, c)
+
+
+def draw_directions(key: jax.Array, basis: FourierBasis, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
+    """(v, u): u a random-phase spike, v another one orthogonalised against u."""
+    u = draw_spike(jax.random.fold_in(key, 0), basis, dtype)
+    v = draw_spike(jax.random.fold_in(key, 1), basis, dtype)
+    v = v - jnp.dot(v, u, precision="highest") * u
+    return v / jnp.linalg.norm(v), u
+
+
+def sample_two_direction(
+    key: jax.Array, task: TwoDirectionTask, v: jax.Array, u: jax.Array, n: int, dtype=jnp.float32
+) -> tuple[jax.Array, jax.Array]:
+    """Labelled inputs (x, y): y = +1 structured, y = -1 noise, each with probability 1/2."""
+    k_z, k_y, k_s = jax.random.split(key, 3)
+    z = jax.random.normal(k_z, (n, v.size), dtype)
+    y = jax.random.rademacher(k_y, (n,), dtype)
+    xv, xu = task.spike_coordinates(k_s, n, dtype)
+    sv = jnp.where(y > 0, xv - z @ v, 0.0)
+    su = jnp.where(y > 0, xu - z @ u, 0.0)
+    return z + sv[:, None] * v[None, :] + su[:, None] * u[None, :], y
+
+
+_EXECUTABLES: dict[tuple, object] = {}
+
+
+@ft.cache
+def _program(N: int, K: int, B: int, activation: str, dtype_name: str):
+    """The jitted run for one (N, K, B, activation, dtype); task parameters, thresholds and the
+    stop rule are traced arguments, so independent and coupled data share one executable."""
+    dtype = jnp.dtype(dtype_name)
+    dsigma = combination_derivative(activation)
+
+    def step_one(W, v, u, data_key, step, t, params):
+        key = jax.random.fold_in(data_key, t)
+        k_z, k_y, k_s = jax.random.split(key, 3)
+        z = jax.random.normal(k_z, (B, N), dtype)
+        y = jax.random.rademacher(k_y, (B,), dtype)
+        xv, xu = _spike_coordinates(k_s, B, dtype, params[0], params[1], params[2])
+        basis = jnp.concatenate([W, v[None], u[None]], axis=0)  # (K + 2, N)
+        proj = jnp.dot(z, basis.T, precision="highest")  # (B, K + 2)
+        sv = jnp.where(y > 0, xv - proj[:, -2], 0.0)
+        su = jnp.where(y > 0, xu - proj[:, -1], 0.0)
+        mv, mu = W @ v, W @ u  # (K,)
+        lam = proj[:, :-2] + sv[:, None] * mv[None, :] + su[:, None] * mu[None, :]  # (B, K)
+        a = y[:, None] * dsigma(lam)  # (B, K)
+        grad = jnp.dot(a.T, z, precision="highest") + jnp.outer(a.T @ sv, v) + jnp.outer(a.T @ su, u)
+        W = W + (step / N) * grad
+        return W / jnp.linalg.norm(W, axis=1, keepdims=True)
+
+    step_batch = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None, None))
+
+    def overlaps(W, v, u):
+        mv = jnp.max(jnp.abs(jnp.einsum("skn,sn->sk", W, v, precision="highest")), axis=1)
+        mu = jnp.max(jnp.abs(jnp.einsum("skn,sn->sk", W, u, precision="highest")), axis=1)
+        return mv, mu
+
+    def run(W0, v, u, data_keys, steps, ends, params, thresholds, need, token):
+        S = W0.shape[0]
+        mv0, mu0 = overlaps(W0, v, u)
+
+        def finished_each(esc, bad):
+            return ((esc >= 0) | ~need[None, :]).all(axis=1) | bad
+
+        def body(carry, t_end):
+            def cond(c):
+                W, t, esc, bad = c
+                return (t < t_end) & ~jnp.all(finished_each(esc, bad))
+
+            def inner(c):
+                W, t, esc, bad = c
+                t = t + 1
+                W = step_batch(W, v, u, data_keys, steps, t, params)
+                mv, mu = overlaps(W, v, u)
+                hit = jnp.stack([mv >= thresholds[0], mu >= thresholds[1]], axis=1)
+                esc = jnp.where((esc < 0) & hit, t, esc)
+                bad = bad | ~jnp.isfinite(mv) | ~jnp.isfinite(mu)
+                return W, t, esc, bad
+
+            carry = jax.lax.while_loop(cond, inner, carry)
+            W, t, esc, bad = carry
+            mv, mu = overlaps(W, v, u)
+            jax.debug.callback(_report, token, t, jnp.sum(finished_each(esc, bad)))
+            return carry, (mv, mu, t)
+
+        hit0 = jnp.stack([mv0 >= thresholds[0], mu0 >= thresholds[1]], axis=1)
+        esc0 = jnp.where(hit0, 0, -1).astype(jnp.int32)
+        init = (W0, jnp.int32(0), esc0, jnp.zeros(S, bool))
+        (W, t, esc, bad), (mvs, mus, ts) = jax.lax.scan(body, init, ends)
+        return mv0, mu0, mvs, mus, ts, esc, bad
+
+    return jax.jit(run)
+
+
+def _spike_coordinates(key, n, dtype, ba, bp, coupling):
+    k_lam, k_zeta, k_g, k_tie = jax.random.split(key, 4)
+    lam = jax.random.normal(k_lam, (n,), dtype)
+    zeta = jax.random.normal(k_zeta, (n,), dtype)
+    free = jax.random.rademacher(k_g, (n,), dtype)
+    tied = jax.random.uniform(k_tie, (n,), dtype) < coupling
+    g = jnp.where(tied, jnp.where(lam >= 0, 1.0, -1.0).astype(dtype), free)
+    return jnp.sqrt(1 + ba) * lam, (zeta + jnp.sqrt(bp) * g) / jnp.sqrt(1 + bp)
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoDirectionSGD:
+    """Online SGD of K units on the two-direction task (see the module docstring).
+
+    **Arguments:**
+    - `dim`: N >= 4.
+    - `task`: a `TwoDirectionTask`.
+    - `activation`: a Hermite combination (`he2`, `-he4`, `he2-he4`, ...).
+    - `units`: K (1: perceptron).
+    - `batch`: samples per step (the step uses the batch sum, so per-sample dynamics do not depend on it).
+    - `start`: `random` (every unit uniform on the sphere) or `conditioned` (every unit starts with
+      m_v = m_u = N^-1/2).
+    - `escape`: thresholds (on |m_v|, on |m_u|).
+    - `stop_on`: the directions whose escape ends a trajectory (`v`, `u` or both).
+    """
+
+    dim: int
+    task: TwoDirectionTask
+    activation: str
+    units: int = 1
+    batch: int = 1
+    start: str = "conditioned"
+    escape: tuple[float, float] = (0.5, 0.5)
+    stop_on: tuple[str, ...] = ("v", "u")
+    dtype: str = "float32"
+    prng_impl: str = "threefry2x32"
+
+    def __post_init__(self):
+        if not isinstance(self.dim, int | np.integer) or self.dim < 4:
+            raise ValueError(f"dimension N={self.dim!r} is too small: use N >= 4")
+        for name in ("units", "batch"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.start not in ("random", "conditioned"):
+            raise ValueError(f"unknown start {self.start!r}: use random or conditioned")
+        if self.start == "conditioned" and self.dim < 3:
+            raise ValueError("a conditioned start needs N >= 3")
+        if len(self.escape) != 2 or not all(0 < e < 1 for e in self.escape):
+            raise ValueError(f"escape thresholds must lie in (0, 1), got {self.escape!r}")
+        if not self.stop_on or any(d not in ("v", "u") for d in self.stop_on):
+            raise ValueError(f"stop_on must name v and/or u, got {self.stop_on!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        hermite_combination(self.activation)
+
+    @property
+    def basis(self) -> FourierBasis:
+        return FourierBasis((self.dim,))
+
+    def seed_keys(self, root_seed: int, seeds) -> jax.Array:
+        root = jax.random.key(root_seed, impl=self.prng_impl)
+        cell = jax.random.fold_in(root, self.dim)
+        return jax.vmap(lambda s: jax.random.fold_in(cell, s))(jnp.asarray(seeds, jnp.uint32))
+
+    @ft.cached_property
+    def _initial_state(self):
+        dtype, basis, K, N = jnp.dtype(self.dtype), self.basis, int(self.units), int(self.dim)
+
+        def one(key):
+            v, u = draw_directions(jax.random.fold_in(key, 0), basis, dtype)
+            g = jax.random.normal(jax.random.fold_in(key, 1), (K, N), dtype)
+            if self.start == "conditioned":
+                m0 = jnp.asarray(1 / math.sqrt(N), dtype)
+                g = g - jnp.outer(g @ v, v) - jnp.outer(g @ u, u)
+                g = g / jnp.linalg.norm(g, axis=1, keepdims=True)
+                w = m0 * (v + u)[None, :] + jnp.sqrt(1 - 2 * m0**2) * g
+            else:
+                w = g
+            return v, u, w / jnp.linalg.norm(w, axis=1, keepdims=True)
+
+        return jax.jit(jax.vmap(one))
+
+    def initial_state(self, keys):
+        """(v, u, W0) for each key: shapes (S, N), (S, N), (S, K, N)."""
+        return self._initial_state(keys)
+
+    @ft.cached_property
+    def _program(self):
+        return _program(int(self.dim), int(self.units), int(self.batch), self.activation, self.dtype)
+
+    def run(
+        self,
+        step: float,
+        seeds,
+        budget_samples: int,
+        *,
+        root_seed: int = 0,
+        n_checkpoints: int = 48,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Run every seed for at most `budget_samples` samples with BAGJ step `step`.
+
+        **Returns:** numpy arrays over seeds: `initial_overlap_v/u` (best unit), `escape_v/u`
+        (samples; NaN: no escape), `overlap_v/u` (seed, checkpoint; NaN after the run stopped),
+        `finite`; plus `checkpoint_samples`, `wall_seconds`, `compile_seconds`.
+        """
+        if not (isinstance(step, int | float) and math.isfinite(step) and step > 0):
+            raise ValueError(f"step must be a positive number, got {step!r}")
+        seeds = np.atleast_1d(np.asarray(seeds))
+        if seeds.size == 0 or not np.issubdtype(seeds.dtype, np.integer) or np.any(seeds < 0):
+            raise ValueError(f"seeds must be non-negative integers, got {seeds.tolist()}")
+        total = max(1, math.ceil(budget_samples / self.batch))
+        if total >= 2**31 - 1:
+            raise ValueError(f"budget of {budget_samples} samples is too large for one run")
+        ends = np.unique(np.geomspace(1, total, n_checkpoints).round().astype(np.int64))
+        # Pad to a fixed length (a repeated end is a no-op) so that one executable serves every budget.
+        padded = np.concatenate([ends, np.full(n_checkpoints - ends.size, ends[-1])])
+        keys = self.seed_keys(root_seed, seeds)
+        v, u, W0 = self.initial_state(keys)
+        data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
+        token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
+        if progress is not None:
+            _PROGRESS[token] = lambda t, d: progress(t * self.batch, d)
+        dtype = jnp.dtype(self.dtype)
+        task = self.task
+        args = (
+            W0,
+            v,
+            u,
+            data_keys,
+            jnp.full((seeds.size,), step, dtype),
+            jnp.asarray(padded, jnp.int32),
+            jnp.asarray([task.snr_amplitude, task.snr_phase, task.coupling], dtype),
+            jnp.asarray(self.escape, dtype),
+            jnp.asarray(["v" in self.stop_on, "u" in self.stop_on]),
+            jnp.int32(token),
+        )
+        cache_key = (self.dim, self.units, self.batch, self.activation, self.dtype, self.prng_impl)
+        cache_key += (seeds.size, n_checkpoints)
+        start = time.perf_counter()
+        if cache_key not in _EXECUTABLES:
+            _EXECUTABLES[cache_key] = self._program.lower(*args).compile()
+        compiled = _EXECUTABLES[cache_key]
+        compile_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        try:
+            out = jax.block_until_ready(compiled(*args))
+        finally:
+            _PROGRESS.pop(token, None)
+        wall = time.perf_counter() - start
+        mv0, mu0, mvs, mus, ts, esc, bad = (np.asarray(a) for a in out)
+        mvs, mus, ts = mvs[: ends.size], mus[: ends.size], ts[: ends.size]
+        reached = (ts == ends)[:, None]
+        escape = np.where(esc >= 0, esc.astype(np.float64) * self.batch, np.nan)
+        return {
+            "initial_overlap_v": mv0.astype(np.float64),
+            "initial_overlap_u": mu0.astype(np.float64),
+            "escape_v": escape[:, 0],
+            "escape_u": escape[:, 1],
+            "overlap_v": np.where(reached, mvs, np.nan).T.astype(np.float64),
+            "overlap_u": np.where(reached, mus, np.nan).T.astype(np.float64),
+            "finite": ~bad,
+            "checkpoint_samples": ends.astype(np.float64) * self.batch,
+            "wall_seconds": np.float64(wall),
+            "compile_seconds": np.float64(compile_seconds),
+        }
