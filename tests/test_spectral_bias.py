@@ -1,0 +1,201 @@
+"""Spectral bias (Rahaman et al. 2019): spectra, weight norms, statistics, verdict rules, CLI, and
+every claim at smoke scale."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.stats
+
+import claims.spectral_bias as sbc
+from claims._registry import REGISTRY
+from sims import _spectral_bias as sb
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = [n for n in REGISTRY if n.startswith("spectral_bias.")]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location(
+        "spectral_bias_script", ROOT / "scripts" / "spectral_bias.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# --- spectra and the grid ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [64, 200])
+def test_dft_amplitude_of_a_sine_is_its_amplitude(n):
+    t = np.arange(n) / n
+    rng = np.random.default_rng(n)
+    for k in (1, 5, n // 2 - 1):
+        a, phi = rng.uniform(0.1, 2.0), rng.uniform(0, 2 * np.pi)
+        y = a * np.sin(2 * np.pi * k * t + phi) + 0.3 * np.sin(2 * np.pi * (k % 3 + 40 % (n // 2)) * t)
+        if k == k % 3 + 40 % (n // 2):
+            continue
+        amp = np.asarray(sb.amplitudes(jnp.asarray(y, jnp.float32), [k]))[0]
+        assert abs(amp - a) < 1e-4 * max(1, a)
+
+
+def test_normalised_amplitudes_of_the_target_are_one():
+    cfg = sb.FitConfig(freqs=(5, 10, 15, 20), amplitudes="increasing", n=200)
+    y = sb.phased_waves(jax.random.key(0), cfg)
+    np.testing.assert_allclose(np.asarray(sb.normalised_amplitudes(y, cfg)), 1.0, atol=1e-4)
+    assert np.allclose(cfg.amps, [0.25, 0.5, 0.75, 1.0])
+
+
+def test_flower_manifold():
+    z = sb.grid(400)
+    circle = np.asarray(sb.flower(z, 0))
+    np.testing.assert_allclose(np.linalg.norm(circle, axis=1), 1.0, atol=1e-6)
+    r = np.linalg.norm(np.asarray(sb.flower(z, 4)), axis=1)
+    assert abs(r.max() - 1.5) < 1e-3 and abs(r.min() - 0.5) < 1e-3
+
+
+# --- networks and weight norms -----------------------------------------------------------------
+
+
+def test_init_is_pytorch_uniform():
+    params = sb.init_mlp(jax.random.key(1), 1, 256, 5)
+    assert len(params) == 6
+    for w, b in params:
+        bound = 1 / math.sqrt(w.shape[0])
+        assert float(jnp.abs(w).max()) <= bound and float(jnp.abs(b).max()) <= bound
+        assert float(jnp.abs(w).max()) > 0.9 * bound  # fills the interval
+
+
+def test_sigma_max_is_the_true_largest_singular_value():
+    params = sb.init_mlp(jax.random.key(2), 1, 64, 3)
+    sig = np.asarray(sb.sigma_max(params))
+    for s, (w, _) in zip(sig, params, strict=True):
+        w = np.asarray(w, np.float64)
+        assert s == pytest.approx(np.linalg.svd(w, compute_uv=False)[0], rel=1e-4)
+        if min(w.shape) > 1:  # neither Frobenius nor the notebook's width x Rayleigh quotient
+            assert s < 0.5 * np.linalg.norm(w)
+    # a vector's largest singular value is its Euclidean norm
+    assert sig[0] == pytest.approx(float(np.linalg.norm(np.asarray(params[0][0]))), rel=1e-5)
+
+
+def test_a_seed_rerun_alone_reproduces_its_trajectory():
+    cfg = sb.FitConfig(freqs=(1, 2), n=16, width=8, depth=2, steps=40, record_every=10, lr=1e-2)
+    both = sb.train(cfg, [0, 1])
+    alone = sb.train(cfg, [1])
+    np.testing.assert_allclose(both["pred"][1], alone["pred"][0], rtol=1e-5, atol=1e-6)
+    assert both["loss"][0, -1] < both["loss"][0, 0]  # it trains
+    assert not np.allclose(both["target"][0], both["target"][1])  # new phases per seed
+
+
+def test_perturbation_response_is_one_at_zero_norm_and_drops_when_large():
+    cfg = sb.FitConfig(freqs=(1, 3), n=16, width=8, depth=2, steps=10, record_every=10)
+    params = jax.tree_util.tree_map(
+        lambda *a: jnp.stack(a), *[sb.init_mlp(jax.random.key(s), 1, 8, 2) for s in range(2)]
+    )
+    resp = sb.perturbation_response(cfg, params, [0.0, 100.0], 4, jax.random.key(0))
+    assert resp.shape == (2, 2, 2)
+    np.testing.assert_allclose(resp[:, 0], 1.0, rtol=1e-5)
+    assert np.all(np.isfinite(resp))
+
+
+# --- statistics and verdict rules --------------------------------------------------------------
+
+
+def test_spearman_matches_scipy_and_ranks_never_reached_last():
+    rng = np.random.default_rng(0)
+    x, y = np.arange(10), rng.permutation(10).astype(float)
+    assert sb.spearman(x, y) == pytest.approx(scipy.stats.spearmanr(x, y)[0])
+    y2 = np.array([1, 2, np.nan, 3, np.nan], float)
+    assert sb.spearman(np.arange(5), y2) == pytest.approx(scipy.stats.spearmanr(range(5), [1, 2, 9, 3, 9])[0])
+
+
+def test_first_crossing():
+    steps = np.array([10, 20, 30])
+    v = np.array([[0.1, 0.6], [0.95, 0.4], [0.97, 0.3]])
+    t = sb.first_crossing(v, steps, 0.5)
+    assert t[0] == 20 and t[1] == 10
+    assert np.isnan(sb.first_crossing(v, steps, 0.99)).all()
+
+
+def _responses(slope_sign: float, seeds: int = 5, noise: float = 0.01):
+    rng = np.random.default_rng(3)
+    norms = np.linspace(0, 3, 7)
+    freqs = np.arange(1, 6)
+    base = 1 - slope_sign * 0.05 * norms[:, None] * (freqs[None, :] - 1)
+    resp = base[None] + noise * rng.normal(size=(seeds, norms.size, freqs.size)) * (norms[None, :, None] > 0)
+    return resp, freqs, norms
+
+
+def test_decay_verdict_can_pass_and_fail():
+    assert sbc.decay_verdict(*_responses(+1))["passed"] is True
+    reversed_ = sbc.decay_verdict(*_responses(-1))
+    assert reversed_["passed"] is False and reversed_["significant_rises"]
+    flat = sbc.decay_verdict(*_responses(0))
+    assert flat["passed"] is False  # no norm moves the response: no decay to speak of
+
+
+def test_settings_validate():
+    assert sbc.settings(1, "full")["steps"] == 80_000 and sbc.settings(1, "full")["width"] == 256
+    assert sbc.settings(5, "full")["n"] == 1000
+    with pytest.raises(ValueError, match="seeds"):
+        sbc.settings(1, "smoke", seeds=2)
+    with pytest.raises(ValueError, match="tier"):
+        sbc.settings(1, "huge")
+    with pytest.raises(ValueError, match="freqs"):
+        sb.FitConfig(freqs=(5, 150), n=200)
+    with pytest.raises(ValueError, match="multiple"):
+        sb.FitConfig(steps=1000, record_every=300)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--experiment", "3"], "--experiment"),
+        (["--tier", "huge"], "--tier"),
+        (["--seeds", "1"], "seeds"),
+        (["--freqs", "5,500"], "freqs"),
+        (["--width", "0"], "width"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(argv, needle, capsys, tmp_path):
+    code = _script().main([*argv, "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and needle in err and "\n" not in err
+
+
+def test_cli_parser_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        _script().main(["--freqs", "a,b"])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+# --- claims at smoke scale ---------------------------------------------------------------------
+
+
+def test_all_claims_registered():
+    assert set(CLAIMS) == {
+        "spectral_bias.low_frequencies_first",
+        "spectral_bias.weight_norms_grow",
+        "spectral_bias.high_frequencies_fragile",
+        "spectral_bias.manifold_petals_help",
+    }
+
+
+@pytest.mark.parametrize("name", CLAIMS)
+def test_claim_holds_at_smoke(name, tmp_path):
+    res = REGISTRY[name].run("smoke", tmp_path)
+    assert res.passed is True, (res.measurement, res.comparison, res.details.get("traceback"))
+    if res.figure:
+        assert Path(res.figure).exists()
