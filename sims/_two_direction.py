@@ -72,10 +72,27 @@ def hermite_combination(spec: str) -> dict[int, float]:
     return {j: c for j, c in sorted(out.items()) if c != 0}
 
 
-def combination_derivative(spec: str) -> Callable[[jax.Array], jax.Array]:
-    """sigma'(x) = sum_j c_j j He_{j-1}(x)."""
+MAX_ORDER = 6
+"""Highest Hermite order an activation may use (its coefficients are a traced argument)."""
+
+
+def combination_vector(spec: str) -> np.ndarray:
+    """Coefficients (c_0, ..., c_MAX_ORDER) of sigma = sum_j c_j He_j."""
     terms = hermite_combination(spec)
-    return lambda x: sum(c * j * hermite_prob(j - 1, x) for j, c in terms.items())
+    if max(terms) > MAX_ORDER:
+        raise ValueError(
+            f"activation {spec!r} uses He_{max(terms)}: the engine supports up to He_{MAX_ORDER}"
+        )
+    out = np.zeros(MAX_ORDER + 1)
+    for j, c in terms.items():
+        out[j] = c
+    return out
+
+
+def combination_derivative(coeffs: jax.Array, x: jax.Array) -> jax.Array:
+    """sigma'(x) = sum_j c_j j He_{j-1}(x), for a coefficient vector of length MAX_ORDER + 1."""
+    hes = [hermite_prob(j, x) for j in range(MAX_ORDER)]
+    return sum(coeffs[j] * j * hes[j - 1] for j in range(1, MAX_ORDER + 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,10 +117,9 @@ class TwoDirectionTask:
         if not (isinstance(self.coupling, int | float) and 0 <= self.coupling <= 1):
             raise ValueError(f"coupling must lie in [0, 1], got {self.coupling!r}")
 
-    def spike_coordinates(self, key: jax.Array, n: int, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
-        """(X_v, X_u) for n structured samples."""
-        ba, bp, c = (jnp.asarray(p, dtype) for p in (self.snr_amplitude, self.snr_phase, self.coupling))
-        return _spike_coordinates(key, n, dtype, ba, bp, c)
+    @property
+    def params(self) -> tuple[float, float, float]:
+        return (float(self.snr_amplitude), float(self.snr_phase), float(self.coupling))
 
 
 def draw_directions(key: jax.Array, basis: FourierBasis, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
@@ -117,11 +133,9 @@ def draw_directions(key: jax.Array, basis: FourierBasis, dtype=jnp.float32) -> t
 def sample_two_direction(
     key: jax.Array, task: TwoDirectionTask, v: jax.Array, u: jax.Array, n: int, dtype=jnp.float32
 ) -> tuple[jax.Array, jax.Array]:
-    """Labelled inputs (x, y): y = +1 structured, y = -1 noise, each with probability 1/2."""
-    k_z, k_y, k_s = jax.random.split(key, 3)
-    z = jax.random.normal(k_z, (n, v.size), dtype)
-    y = jax.random.rademacher(k_y, (n,), dtype)
-    xv, xu = task.spike_coordinates(k_s, n, dtype)
+    """Labelled inputs (x, y): y = +1 structured, y = -1 noise, each with probability 1/2 (the
+    same draws as one engine step of batch n)."""
+    z, y, xv, xu = _draw(key, n, v.size, dtype, jnp.asarray(task.params, dtype))
     sv = jnp.where(y > 0, xv - z @ v, 0.0)
     su = jnp.where(y > 0, xu - z @ u, 0.0)
     return z + sv[:, None] * v[None, :] + su[:, None] * u[None, :], y
@@ -131,37 +145,33 @@ _EXECUTABLES: dict[tuple, object] = {}
 
 
 @ft.cache
-def _program(N: int, K: int, B: int, activation: str, dtype_name: str):
-    """The jitted run for one (N, K, B, activation, dtype); task parameters, thresholds and the
-    stop rule are traced arguments, so independent and coupled data share one executable."""
+def _program(N: int, K: int, B: int, dtype_name: str):
+    """The jitted run for one (N, K, B, dtype); the activation's Hermite coefficients, the task
+    parameters, the thresholds and the stop rule are traced arguments, so every readout of one N
+    and batch shares one executable."""
     dtype = jnp.dtype(dtype_name)
-    dsigma = combination_derivative(activation)
 
-    def step_one(W, v, u, data_key, step, t, params):
-        key = jax.random.fold_in(data_key, t)
-        k_z, k_y, k_s = jax.random.split(key, 3)
-        z = jax.random.normal(k_z, (B, N), dtype)
-        y = jax.random.rademacher(k_y, (B,), dtype)
-        xv, xu = _spike_coordinates(k_s, B, dtype, params[0], params[1], params[2])
+    def step_one(W, v, u, data_key, step, t, params, coeffs):
+        z, y, xv, xu = _draw(jax.random.fold_in(data_key, t), B, N, dtype, params)
         basis = jnp.concatenate([W, v[None], u[None]], axis=0)  # (K + 2, N)
         proj = jnp.dot(z, basis.T, precision="highest")  # (B, K + 2)
         sv = jnp.where(y > 0, xv - proj[:, -2], 0.0)
         su = jnp.where(y > 0, xu - proj[:, -1], 0.0)
         mv, mu = W @ v, W @ u  # (K,)
         lam = proj[:, :-2] + sv[:, None] * mv[None, :] + su[:, None] * mu[None, :]  # (B, K)
-        a = y[:, None] * dsigma(lam)  # (B, K)
+        a = y[:, None] * combination_derivative(coeffs, lam)  # (B, K)
         grad = jnp.dot(a.T, z, precision="highest") + jnp.outer(a.T @ sv, v) + jnp.outer(a.T @ su, u)
         W = W + (step / N) * grad
         return W / jnp.linalg.norm(W, axis=1, keepdims=True)
 
-    step_batch = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None, None))
+    step_batch = jax.vmap(step_one, in_axes=(0, 0, 0, 0, 0, None, None, None))
 
     def overlaps(W, v, u):
         mv = jnp.max(jnp.abs(jnp.einsum("skn,sn->sk", W, v, precision="highest")), axis=1)
         mu = jnp.max(jnp.abs(jnp.einsum("skn,sn->sk", W, u, precision="highest")), axis=1)
         return mv, mu
 
-    def run(W0, v, u, data_keys, steps, ends, params, thresholds, need, token):
+    def run(W0, v, u, data_keys, steps, ends, params, coeffs, thresholds, need, token):
         S = W0.shape[0]
         mv0, mu0 = overlaps(W0, v, u)
 
@@ -176,7 +186,7 @@ def _program(N: int, K: int, B: int, activation: str, dtype_name: str):
             def inner(c):
                 W, t, esc, bad = c
                 t = t + 1
-                W = step_batch(W, v, u, data_keys, steps, t, params)
+                W = step_batch(W, v, u, data_keys, steps, t, params, coeffs)
                 mv, mu = overlaps(W, v, u)
                 hit = jnp.stack([mv >= thresholds[0], mu >= thresholds[1]], axis=1)
                 esc = jnp.where((esc < 0) & hit, t, esc)
@@ -198,14 +208,18 @@ def _program(N: int, K: int, B: int, activation: str, dtype_name: str):
     return jax.jit(run)
 
 
-def _spike_coordinates(key, n, dtype, ba, bp, coupling):
-    k_lam, k_zeta, k_g, k_tie = jax.random.split(key, 4)
-    lam = jax.random.normal(k_lam, (n,), dtype)
-    zeta = jax.random.normal(k_zeta, (n,), dtype)
-    free = jax.random.rademacher(k_g, (n,), dtype)
-    tied = jax.random.uniform(k_tie, (n,), dtype) < coupling
-    g = jnp.where(tied, jnp.where(lam >= 0, 1.0, -1.0).astype(dtype), free)
-    return jnp.sqrt(1 + ba) * lam, (zeta + jnp.sqrt(bp) * g) / jnp.sqrt(1 + bp)
+def _draw(key, n: int, dim: int, dtype, params):
+    """One batch: noise z (n, N), labels y, and the spike coordinates (X_v, X_u) of the structured
+    class, from two draws (one Gaussian block, one uniform block) to keep the step cheap."""
+    ba, bp, coupling = params[0], params[1], params[2]
+    k_gauss, k_unif = jax.random.split(key)
+    gauss = jax.random.normal(k_gauss, (n, dim + 2), dtype)
+    unif = jax.random.uniform(k_unif, (n, 3), dtype)
+    z, lam, zeta = gauss[:, :dim], gauss[:, dim], gauss[:, dim + 1]
+    y = jnp.where(unif[:, 0] < 0.5, 1.0, -1.0).astype(dtype)
+    free = jnp.where(unif[:, 1] < 0.5, 1.0, -1.0).astype(dtype)
+    g = jnp.where(unif[:, 2] < coupling, jnp.where(lam >= 0, 1.0, -1.0).astype(dtype), free)
+    return z, y, jnp.sqrt(1 + ba) * lam, (zeta + jnp.sqrt(bp) * g) / jnp.sqrt(1 + bp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,7 +266,7 @@ class TwoDirectionSGD:
             raise ValueError(f"stop_on must name v and/or u, got {self.stop_on!r}")
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        hermite_combination(self.activation)
+        combination_vector(self.activation)
 
     @property
     def basis(self) -> FourierBasis:
@@ -287,7 +301,7 @@ class TwoDirectionSGD:
 
     @ft.cached_property
     def _program(self):
-        return _program(int(self.dim), int(self.units), int(self.batch), self.activation, self.dtype)
+        return _program(int(self.dim), int(self.units), int(self.batch), self.dtype)
 
     def run(
         self,
@@ -331,12 +345,13 @@ class TwoDirectionSGD:
             data_keys,
             jnp.full((seeds.size,), step, dtype),
             jnp.asarray(padded, jnp.int32),
-            jnp.asarray([task.snr_amplitude, task.snr_phase, task.coupling], dtype),
+            jnp.asarray(task.params, dtype),
+            jnp.asarray(combination_vector(self.activation), dtype),
             jnp.asarray(self.escape, dtype),
             jnp.asarray(["v" in self.stop_on, "u" in self.stop_on]),
             jnp.int32(token),
         )
-        cache_key = (self.dim, self.units, self.batch, self.activation, self.dtype, self.prng_impl)
+        cache_key = (self.dim, self.units, self.batch, self.dtype, self.prng_impl)
         cache_key += (seeds.size, n_checkpoints)
         start = time.perf_counter()
         if cache_key not in _EXECUTABLES:

@@ -249,10 +249,11 @@ class TwoDirectionLoss:
             mv, mu = mv / norm, mu / norm
         return abs(float(mv)), abs(float(mu))
 
-    def escape_overlaps(self, floor: float = 0.1) -> tuple[float, float]:
-        """Escape thresholds (v, u): half the minimiser's overlap, or 0.5 where the minimiser has
-        (almost) none along that direction (the student is not expected to get there)."""
-        return tuple(0.5 * m if m > floor else 0.5 for m in self.minimiser)
+    def escape_overlaps(self, fraction: float = 0.75, floor: float = 0.1) -> tuple[float, float]:
+        """Escape thresholds (v, u): `fraction` of the minimiser's overlap, or `fraction` itself
+        where the minimiser has (almost) none along that direction (the student is not expected to
+        get there). Our choice: 0.75 keeps the thresholds well above the start N^-1/2."""
+        return tuple(fraction * m if m > floor else fraction for m in self.minimiser)
 
     def rate(self, dim: int, step: float):
         """The ODE right-hand side f(mv, mu) -> (dmv/dn, dmu/dn) per sample."""
@@ -284,6 +285,12 @@ class TwoDirectionLoss:
         """
         f = self.rate(dim, step)
         tv, tu = thresholds
+        y0 = [float(start[0]), float(start[1])]
+        done = [0.0 if abs(y0[0]) >= tv else math.inf, 0.0 if abs(y0[1]) >= tu else math.inf]
+        # A threshold beyond the population minimiser's overlap is never reached: leave it out.
+        wanted = [not math.isfinite(done[i]) and self.minimiser[i] > thresholds[i] for i in range(2)]
+        if not any(wanted):
+            return tuple(done)
 
         def rhs(tau, y):
             n = math.expm1(tau)
@@ -292,17 +299,23 @@ class TwoDirectionLoss:
 
         ev = lambda tau, y: abs(y[0]) - tv
         eu = lambda tau, y: abs(y[1]) - tu
-        ev.terminal = eu.terminal = False
         ev.direction = eu.direction = 1
-        y0 = [float(start[0]), float(start[1])]
-        done = [0.0 if abs(y0[0]) >= tv else math.inf, 0.0 if abs(y0[1]) >= tu else math.inf]
-        if all(math.isfinite(d) for d in done):
-            return tuple(done)
+
+        def both(tau, y):
+            return min(abs(y[i]) - thresholds[i] if wanted[i] else 1.0 for i in range(2))
+
+        both.terminal, both.direction = True, 1
         sol = scipy.integrate.solve_ivp(
-            rhs, (0.0, math.log1p(max_samples)), y0, events=(ev, eu), rtol=1e-8, atol=1e-12, method="LSODA"
+            rhs,
+            (0.0, math.log1p(max_samples)),
+            y0,
+            events=(ev, eu, both),
+            rtol=1e-8,
+            atol=1e-12,
+            method="LSODA",
         )
         for i in range(2):
-            if not math.isfinite(done[i]) and sol.t_events[i].size:
+            if wanted[i] and sol.t_events[i].size:
                 done[i] = math.expm1(float(sol.t_events[i][0]))
         return tuple(done)
 
