@@ -1,0 +1,197 @@
+"""Frequency principle: the Gaussian filtering method, LFR and its permutation floor, per-layer
+normalisation, 1-D peak errors, the CLI's input checks, and every claim at the smoke tier."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import xarray as xr
+
+import claims.frequency_principle as fpc
+from claims._registry import REGISTRY
+from sims import _frequency_principle as fp
+
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = [name for name in REGISTRY if name.startswith("frequency_principle.")]
+
+
+def _cloud(n=120, d=2, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, size=(n, d)).astype(np.float32)
+
+
+def test_smoother_is_a_true_gaussian_in_the_distance():
+    x = _cloud(40, 3)
+    d2 = np.asarray(fp.squared_distances(jnp.asarray(x)), np.float64)
+    delta = 0.4
+    k = np.asarray(fp.gaussian_smoother(jnp.asarray(d2), delta), np.float64)
+    dist = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1).astype(np.float64))
+    gauss = np.exp(-(dist**2) / (2 * delta**2))
+    laplace = np.exp(-dist / (2 * delta**2))  # the original code's "Gaussian RBF"
+    assert np.allclose(k.sum(1), 1.0, atol=1e-5)
+    assert np.allclose(k, gauss / gauss.sum(1, keepdims=True), atol=1e-5)
+    assert not np.allclose(k, laplace / laplace.sum(1, keepdims=True), atol=1e-3)
+
+
+def test_lfr_limits_and_reference():
+    x = _cloud()
+    y = np.sin(3 * x[:, 0]) + 0.3 * x[:, 1]
+    d2 = fp.squared_distances(jnp.asarray(x))
+    deltas = np.array([1e-4, 0.05, 0.2, 50.0])
+    lfr = np.asarray(fp.lfr_from_d2(d2, y, deltas))
+    assert np.all(np.isfinite(lfr))
+    assert lfr[0] == pytest.approx(1.0, abs=1e-5)  # far below the NN distance: identity, not 0/0
+    assert lfr[-1] < 1e-3  # far above the diameter: the (removed) mean only
+    assert np.all(np.diff(lfr) < 0)
+    assert np.allclose(lfr, fp.lfr_reference(x, y, deltas), rtol=1e-4, atol=1e-6)
+
+
+def test_lfr_decreases_with_target_frequency_inside_the_window():
+    x = _cloud(600, 2, seed=1)
+    w = np.array([0.6, 0.8])
+    s = fp.distance_scales(x)
+    delta = math.sqrt(s["nearest_neighbour"] * s["pairwise"]) / 3  # inside [NN, pairwise]
+    d2 = fp.squared_distances(jnp.asarray(x))
+    vals = [float(fp.lfr_from_d2(d2, np.sin(k * np.pi * x @ w), [delta])[0]) for k in (1, 2, 4, 8)]
+    assert np.all(np.diff(vals) < 0), vals
+
+
+def test_permutation_floor_is_the_expectation():
+    x = _cloud(60, 2, seed=2)
+    y = np.cos(4 * x[:, 0])
+    d2 = fp.squared_distances(jnp.asarray(x))
+    delta = 0.15
+    floor = float(fp.lfr_floor_from_d2(d2, [delta])[0])
+    rng = np.random.default_rng(3)
+    draws = np.array([float(fp.lfr_from_d2(d2, y[rng.permutation(60)], [delta])[0]) for _ in range(400)])
+    se = draws.std(ddof=1) / math.sqrt(draws.size)
+    assert abs(draws.mean() - floor) <= 4 * se
+    assert float(fp.lfr_from_d2(d2, y, [delta])[0]) > floor + 10 * draws.std()  # structure is visible
+
+
+def test_layer_normalisation_is_invariant_to_scale_rotation_and_padding():
+    x, y, _ = fp.load_digits_subset(80)
+    iu = tuple(jnp.asarray(a) for a in np.triu_indices(80, 1))
+    q, _ = np.linalg.qr(np.random.default_rng(4).normal(size=(64, 64)))
+    rel = np.array([0.3, 0.5])
+    base = np.asarray(fp.lfr_from_d2(fp.normalised_d2(jnp.asarray(x), iu)[0], y, rel))
+    moved = jnp.asarray(np.pad(3.7 * x @ q, ((0, 0), (0, 9))), jnp.float32)
+    other = np.asarray(fp.lfr_from_d2(fp.normalised_d2(moved, iu)[0], y, rel))
+    assert np.allclose(base, other, rtol=2e-3)
+
+
+def test_filter_errors_of_perfect_and_null_fits():
+    x, y, _ = fp.load_digits_subset(50)
+    d2 = fp.squared_distances(jnp.asarray(x))
+    k = jnp.stack([fp.gaussian_smoother(d2, d) for d in (0.8, 1.5)])
+    lo, hi = fp.filter_errors(k, jnp.asarray(y), jnp.asarray(y))
+    assert np.allclose(lo, 0) and np.allclose(hi, 0)
+    lo, hi = fp.filter_errors(k, jnp.asarray(y), jnp.zeros_like(jnp.asarray(y)))
+    assert np.allclose(lo, 1, atol=1e-5) and np.allclose(hi, 1, atol=1e-5)
+
+
+def test_peaks_and_first_below():
+    x = np.linspace(-5, 5, 101)
+    spec = np.abs(np.fft.fft(np.asarray(fp.xu_target_1d(x))))[:50]
+    assert fp.select_peaks(spec).tolist() == [2, 5, 8]
+    steps = np.array([0, 10, 20, 30])
+    curve = np.array([[1.0, 1.0], [0.05, 0.5], [0.2, 0.05], [0.05, 0.5]])
+    assert fp.first_below(curve, steps, 0.1).tolist() == [30.0, np.inf]  # must stay below
+
+
+def test_filtering_analysis_reads_each_delta_own_column():
+    """The original heatmaps showed the last delta for every delta (a stale index); check the
+    per-delta analysis uses each column's own errors."""
+    steps = np.arange(0, 50, 10)
+    e = np.ones((5, 3, 2))
+    e_low, e_high = e.copy(), e.copy()
+    e_low[1:, :, 0] = 0.01  # delta 0: low converges at step 10
+    e_low[3:, :, 1] = 0.01  # delta 1: low converges at step 30
+    e_high[4:, :, :] = 0.01  # high converges at step 40 for both
+    ds = xr.Dataset(
+        {
+            "e_low": (("step", "seed", "delta"), e_low),
+            "e_high": (("step", "seed", "delta"), e_high),
+            "lfr_target": (("delta",), [0.5, 0.2]),
+            "lfr_floor": (("delta",), [0.01, 0.001]),
+        },
+        coords={"step": steps, "seed": np.arange(3), "delta": [1.0, 2.0]},
+        attrs={
+            "median_nearest_neighbour_distance": 1.0,
+            "median_pairwise_distance": 2.0,
+            "wall_seconds": 0.0,
+        },
+    )
+    rows = fpc.analyse_filtering(ds)["deltas"]
+    assert [r["median_t_low"] for r in rows] == [10.0, 30.0]
+    assert [r["ratio_t_high_over_t_low"]["value"] for r in rows] == pytest.approx([4.0, 4 / 3])
+
+
+def test_bad_configurations_are_refused():
+    with pytest.raises(ValueError, match="seeds=1"):
+        fpc.config_for("deep", "smoke", seeds=1)
+    with pytest.raises(ValueError, match="unknown experiment"):
+        fpc.config_for("2d", "smoke")
+    with pytest.raises(ValueError, match="multiple"):
+        fpc.config_for("1d", "smoke", steps=801)
+    with pytest.raises(ValueError, match="samples=5000"):
+        fpc.config_for("filtering", "smoke", samples=5000)
+    with pytest.raises(ValueError, match="activation"):
+        fp.Trainer((1, 4, 1), "sigmoid", 1e-3)
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("fp_script", ROOT / "scripts" / "frequency_principle.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--experiment", "2d"], "unknown --experiment '2d'"),
+        (["--tier", "huge"], "unknown tier 'huge'"),
+        (["--seeds", "1"], "seeds=1"),
+        (["--seeds", "many"], "invalid int value"),
+    ],
+)
+def test_script_refuses_bad_input_with_one_line(argv, message, tmp_path, capsys):
+    script = _script()
+    try:
+        code = script.main([*argv, "--out", str(tmp_path / "o")])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def smoke_out(tmp_path_factory):
+    return tmp_path_factory.mktemp("fp-smoke")
+
+
+@pytest.mark.parametrize("name", CLAIMS)
+def test_claim_holds_at_smoke_tier(name, smoke_out):
+    result = REGISTRY[name].run("smoke", smoke_out)
+    assert "traceback" not in result.details, result.details.get("traceback")
+    assert result.passed is True, f"{name}: {result.measurement} (needs {result.comparison})"
+    with open(result.figure, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_smoke_results_carry_provenance(smoke_out):
+    for name in CLAIMS:  # cached when the claims above ran in this module
+        REGISTRY[name].run("smoke", smoke_out)
+    files = sorted((smoke_out / "frequency-principle").glob("*.nc"))
+    assert {f.stem for f in files} == set(fpc.EXPERIMENTS)
+    with xr.open_dataset(files[0], engine="h5netcdf") as ds:
+        assert ds.attrs["schema"] == fpc.SCHEMA
+        assert "jax_version" in ds.attrs and "config_hash" in ds.attrs
