@@ -240,7 +240,7 @@ def figure(run: dict, summary: dict, stem: Path) -> list[Path]:
             ax.fill_between(x, lo, hi, color=SET_COLORS[k], alpha=0.2, lw=0)
             st = summary["leave_chance"][k]["median_step"]
             if st["value"] is not None:
-                ax.axvline(st["value"], color=SET_COLORS[k], lw=0.8, ls="--")
+                ax.axvline(st["value"], ymax=0.3, color=SET_COLORS[k], lw=0.9, ls="--")
         ax.axhline(chance, color="0.5", lw=0.8, ls=":", label="chance")
         cfg = summary["config"]
         ax.set(
@@ -277,25 +277,28 @@ def figure(run: dict, summary: dict, stem: Path) -> list[Path]:
                 )
         ticks = [SET_LABELS[k].split(" (")[0] for k in names]
         sep = summary.get("separation")
-        if sep and sep["step"] is not None:
+        if sep:
             row = len(names)
-            hi = sep["hi"] if sep["hi"] is not None else budget
-            bx.errorbar(
-                sep["step"],
-                row,
-                xerr=[[sep["step"] - sep["lo"]], [hi - sep["step"]]],
-                fmt="s",
-                color="tab:purple",
-                ms=4,
-                capsize=2,
-            )
-            ticks.append("original >\nphase-rand.")
+            if sep["step"] is not None:
+                hi = sep["hi"] if sep["hi"] is not None else budget
+                bx.errorbar(
+                    sep["step"],
+                    row,
+                    xerr=[[sep["step"] - sep["lo"]], [hi - sep["step"]]],
+                    fmt="s",
+                    color="tab:purple",
+                    ms=4,
+                    capsize=2,
+                )
+            else:
+                bx.scatter([budget], [row], marker=">", s=18, color="tab:purple")
+            ticks.append("original\nseparates")
         bx.axvline(budget, color="0.6", lw=0.6, ls=":")
         bx.set_yticks(range(len(ticks)), ticks)
         bx.set(
             xscale="log",
             xlabel="step (per seed; > at right: never)",
-            title="leaves chance (dots: seeds;\npoint: median, 95% CI)",
+            title="leaves chance (dots: seeds; point: median,\n95% CI); separation of original curve",
             xlim=(0.4, budget * 1.5),
             ylim=(-0.6, len(ticks) - 0.4),
         )
