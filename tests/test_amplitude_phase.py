@@ -196,3 +196,18 @@ def test_config_refuses_bad_values():
     with pytest.raises(claims.UsageError, match="--phase-batch"):
         ap.APConfig(phase_batch=0).validated()
     assert ap.APConfig(student="perceptron", units=7).validated().units == 1
+
+
+def test_two_layer_readouts_start_from_the_best_of_k_units():
+    one = ap.Readout(ap.APConfig(student="perceptron", coupling=1.0).validated(), "staircase")
+    many = ap.Readout(ap.APConfig(student="two-layer", units=4, coupling=1.0).validated(), "staircase")
+    assert one.start == "conditioned" and many.start == "random"
+    assert one.start_overlaps(64) == (0.125, 0.125)
+    mv, mu = many.start_overlaps(64)
+    q = theory.start_quantile(64, 0.5 ** (1 / 4))
+    assert math.isclose(math.hypot(mv, mu), q, rel_tol=1e-9) and q > theory.median_abs_start(64)
+    # Both ODE predictions are finite; a start twice as far out escapes sooner.
+    assert 0 < many.ode(64)[1] < math.inf and 0 < one.ode(64)[1] < math.inf
+    assert many.ode(64, (2 * mv, 2 * mu))[1] < many.ode(64)[1]
+    cfg = many.cell_config(64)
+    assert cfg["units"] == 4 and cfg["start"] == "random" and cfg["coupling"] == 1.0
