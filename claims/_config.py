@@ -26,7 +26,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # about half a day on 2 CPU cores (the random start's heavy tail runs seeds to the full budget)
     "full": {"dims": (16, 24, 32, 48, 64, 96, 128), "seeds": 32, "start": "random", "budget_factor": 4.0},
 }
-ENGINES = ("auto", "full")
+ENGINES = ("auto", "full", "reduced")
 INPUTS = ("signal", "image")
 
 
@@ -45,7 +45,8 @@ class SweepConfig:
     - `snr`: signal strength beta.
     - `dims`: the N grid.
     - `seeds`: number of seeds per N.
-    - `engine`: `auto` or `full` (only the full engine exists so far; `auto` picks it).
+    - `engine`: `auto` (the reduced engine wherever it is exact, i.e. Gaussian noise; the full
+      engine otherwise), `full` or `reduced`.
     - `start`: `random` (uniform on the sphere, favourable sign) or `conditioned` (m0 = N^-1/2).
     - `step0`: delta_0 of the step schedule; None uses the theory's default.
     - `budget_factor`: budget = factor x N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0).
@@ -117,6 +118,11 @@ class SweepConfig:
             raise UsageError(f"--batch {self.batch!r} must be an integer >= 1")
         if self.noise not in sims.NOISE_NAMES:
             raise UsageError(f"unknown noise {self.noise!r}: use one of {', '.join(sims.NOISE_NAMES)}")
+        if self.engine == "reduced" and not sims.reduced_is_exact(self.noise):
+            raise UsageError(
+                f"--engine reduced is exact only for gaussian noise, not --noise {self.noise}: "
+                "use --engine auto or full"
+            )
         if self.inputs not in INPUTS:
             raise UsageError(f"unknown inputs {self.inputs!r}: use one of {', '.join(INPUTS)}")
         if self.inputs == "image":
@@ -215,9 +221,9 @@ class Experiment:
     def task(self) -> sims.SpikeTask:
         return sims.SpikeTask.make(self.config.task, self.config.snr, self.config.latent)
 
-    def engine(self, dim: int) -> sims.OnlineSGD:
+    def engine(self, dim: int) -> sims.OnlineSGD | sims.ReducedSGD:
         c = self.config
-        return sims.OnlineSGD(
+        return sims.ENGINE_CLASSES[self.engine_name(dim)](
             dim=dim,
             task=self.task,
             activation=self.activation,
@@ -232,7 +238,10 @@ class Experiment:
         )
 
     def engine_name(self, dim: int) -> str:
-        return "full"
+        """The engine this cell runs on: `auto` resolves to `reduced` where it is exact."""
+        if self.config.engine == "auto":
+            return "reduced" if sims.reduced_is_exact(self.config.noise) else "full"
+        return self.config.engine
 
     def cell_config(self, dim: int) -> dict:
         """Everything that determines one cell's numbers (its file is reused only if equal)."""

@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--engine",
         default=None,
-        help="auto or full (auto picks the full engine; faster engines will plug in here) [default: auto]",
+        help="auto (the exact reduced engine wherever it applies, i.e. gaussian noise; full otherwise), "
+        "full or reduced [default: auto]",
     )
     p.add_argument(
         "--start",

@@ -15,7 +15,7 @@ from ._data import (
     sample_class,
     sample_inputs,
 )
-from ._engine import ENGINE_VERSION, START_NAMES, OnlineSGD
+from ._engine import ENGINE_CLASSES, ENGINE_VERSION, START_NAMES, OnlineSGD, ReducedSGD, reduced_is_exact
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
 from ._results import SCHEMA_VERSION, atomic_write_bytes, config_hash, provenance, read_cell, write_cell
 from ._stats import (
@@ -43,6 +43,9 @@ __all__ = [
     "FourierBasis",
     "LatentSampler",
     "OnlineSGD",
+    "ReducedSGD",
+    "ENGINE_CLASSES",
+    "reduced_is_exact",
     "ScalingFit",
     "SpikeTask",
     "activation",

@@ -1,6 +1,11 @@
-"""Full online-SGD engine: a spherical perceptron with correlation loss, in Fourier coordinates.
+"""Online-SGD engines for a spherical perceptron with correlation loss.
 
-One step draws B fresh labelled samples per trajectory, takes the BAGJ step
+- `OnlineSGD` (the **full** engine) works in Fourier coordinates with O(N) work per sample.
+- `ReducedSGD` (the **reduced** engine) simulates the exact Markov chain of the overlap m for
+  isotropic (Gaussian-noise) tasks with O(1) work per sample; see its docstring and
+  `docs/reduced-dynamics.md` for the derivation.
+
+One step of the full engine draws B fresh labelled samples per trajectory, takes the BAGJ step
 w <- normalise(w + (delta/N) sum_b y_b sigma'(lambda_b) x_b) (the gradient of -y sigma(w.x)), and
 tracks the overlap m = w.u. Trajectories (seeds x step sizes) are a batch axis handled by
 `jax.vmap`; the time axis is a `lax.scan` over log-spaced checkpoints with an inner
@@ -44,9 +49,22 @@ def _report(token, t, n_done):
         fn(int(t), int(n_done))
 
 
+def _devices(requested: int | None, n_traj: int) -> list:
+    """The local devices a run is sharded over (trajectories are split evenly between them)."""
+    available = jax.local_devices()
+    if requested is None:
+        return available[: max(1, min(len(available), n_traj))]
+    if not isinstance(requested, int | np.integer) or not 1 <= requested <= len(available):
+        raise ValueError(
+            f"devices={requested!r}: this process has {len(available)} local device(s): "
+            f"use 1..{len(available)}"
+        )
+    return available[:requested]
+
+
 @dataclasses.dataclass(frozen=True)
-class OnlineSGD:
-    """Configuration of the full engine for one dimension.
+class _SphericalSGD:
+    """Shared configuration, validation, key tree and driver of the online-SGD engines.
 
     **Arguments:**
     - `dim`: input dimension N (>= 4); signals of length N, or `shape=(L, L)` images.
@@ -76,6 +94,8 @@ class OnlineSGD:
     prng_impl: str = "threefry2x32"
     shape: tuple[int, ...] | None = None
 
+    name = "abstract"
+
     def __post_init__(self):
         if not isinstance(self.dim, int | np.integer) or self.dim < 4:
             raise ValueError(f"dimension N={self.dim!r} is too small: use N >= 4")
@@ -99,99 +119,71 @@ class OnlineSGD:
     def basis(self) -> FourierBasis:
         return FourierBasis(self.shape or (self.dim,))
 
+    # -- what an engine defines ----------------------------------------------------------------
+    def _init_one(self, key: jax.Array):
+        """(state, aux) of one trajectory from its key; aux is constant along the run."""
+        raise NotImplementedError
+
+    def _step_one(self, state, aux, data_key: jax.Array, step: jax.Array, t: jax.Array):
+        """The state after step t (t = 1, 2, ...) of one trajectory."""
+        raise NotImplementedError
+
+    def _overlap_one(self, state, aux) -> jax.Array:
+        """The overlap m of one trajectory."""
+        raise NotImplementedError
+
     # -- keys ----------------------------------------------------------------------------------
     def seed_keys(self, root_seed: int, seeds: np.ndarray) -> jax.Array:
         root = jax.random.key(root_seed, impl=self.prng_impl)
         cell = jax.random.fold_in(root, self.dim)
         return jax.vmap(lambda s: jax.random.fold_in(cell, s))(jnp.asarray(seeds, jnp.uint32))
 
-    def initial_state(self, keys: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Spikes u and starting weights w0 for each key; shapes (S, N)."""
+    def initial_state(self, keys: jax.Array):
+        """(state, aux) for each key, batched along the first axis."""
         return self._initial_state(keys)
 
     @ft.cached_property
     def _initial_state(self):
-        dtype = jnp.dtype(self.dtype)
-        basis = self.basis
+        return jax.jit(jax.vmap(self._init_one))
 
-        def one(key):
-            u = draw_spike(jax.random.fold_in(key, 0), basis, dtype)
-            v = jax.random.normal(jax.random.fold_in(key, 1), (self.dim,), dtype)
-            if self.start == "random":
-                w = v / jnp.linalg.norm(v)
-            else:
-                m0 = jnp.asarray(self.start_scale / math.sqrt(self.dim), dtype)
-                v = v - (v @ u) * u
-                w = m0 * u + jnp.sqrt(1 - m0**2) * v / jnp.linalg.norm(v)
-            m = jnp.dot(w, u, precision="highest")
-            w = jnp.where(self.favourable_sign * m < 0, -w, w)
-            return u, w
-
-        return jax.jit(jax.vmap(one))
+    def _favour(self, m: jax.Array) -> jax.Array:
+        """-1 where the start must be flipped to the favourable side, else +1."""
+        return jnp.where(self.favourable_sign * m < 0, -1, 1).astype(m.dtype)
 
     # -- the compiled run ----------------------------------------------------------------------
     @ft.cached_property
     def _compiled(self):
-        dtype = jnp.dtype(self.dtype)
-        basis, task, B, N = self.basis, self.task, int(self.batch), int(self.dim)
-        dsigma = activation_derivative(self.activation)
         m_esc = self.m_escape
-        noise = self.noise
+        step_batch = jax.vmap(self._step_one, in_axes=(0, 0, 0, 0, None))
+        overlap = jax.vmap(self._overlap_one)
 
-        def step_one(w, u, data_key, step, t):
-            key = jax.random.fold_in(data_key, t)
-            k_z, k_y, k_g = jax.random.split(key, 3)
-            z = draw_noise(k_z, basis, (B,), noise, dtype)
-            y = jax.random.rademacher(k_y, (B,), dtype)
-            g = task.latent.sample(k_g, (B,), dtype)
-            if B == 1:
-                # Under vmap, multiply-and-sum beats XLA's batched (1, N) x (N, 2) products on CPU.
-                z_w, z_u, m = jnp.sum(z * w, axis=1), jnp.sum(z * u, axis=1), jnp.sum(w * u)
-            else:
-                proj = jnp.dot(z, jnp.stack([w, u], axis=1), precision="highest")  # (B, 2)
-                z_w, z_u = proj[:, 0], proj[:, 1]
-                m = jnp.dot(w, u, precision="highest")
-            shift = jnp.where(y > 0, task.spike_coordinate(z_u, g) - z_u, 0.0)
-            lam = z_w + shift * m
-            a = y * dsigma(lam)
-            if B == 1:
-                grad_dir = a[0] * z[0] + jnp.sum(a * shift) * u
-            else:
-                grad_dir = jnp.dot(a, z, precision="highest") + jnp.sum(a * shift) * u
-            w = w + (step / N) * grad_dir
-            w = w / jnp.linalg.norm(w)
-            return w
-
-        step_batch = jax.vmap(step_one, in_axes=(0, 0, 0, 0, None))
-
-        def run(w0, u, data_keys, steps, ends, token):
-            S = w0.shape[0]
-            m0 = jnp.einsum("sn,sn->s", w0, u, precision="highest")
+        def run(state0, aux, data_keys, steps, ends, token):
+            m0 = overlap(state0, aux)
+            S = m0.shape[0]
 
             def body(carry, t_end):
                 def cond(c):
-                    w, t, esc, mx, bad = c
+                    state, t, esc, mx, bad = c
                     return (t < t_end) & ~jnp.all((esc >= 0) | bad)
 
                 def inner(c):
-                    w, t, esc, mx, bad = c
+                    state, t, esc, mx, bad = c
                     t = t + 1
-                    w = step_batch(w, u, data_keys, steps, t)
-                    m = jnp.einsum("sn,sn->s", w, u, precision="highest")
+                    state = step_batch(state, aux, data_keys, steps, t)
+                    m = overlap(state, aux)
                     am = jnp.abs(m)
                     esc = jnp.where((esc < 0) & (am >= m_esc), t, esc)
                     bad = bad | ~jnp.isfinite(m)
-                    return w, t, esc, jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0)), bad
+                    return state, t, esc, jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0)), bad
 
                 carry = jax.lax.while_loop(cond, inner, carry)
-                w, t, esc, mx, bad = carry
-                m = jnp.einsum("sn,sn->s", w, u, precision="highest")
+                state, t, esc, mx, bad = carry
                 jax.debug.callback(_report, token, t, jnp.sum((esc >= 0) | bad))
-                return carry, (m, t)
+                return carry, (overlap(state, aux), t)
 
             esc0 = jnp.where(jnp.abs(m0) >= m_esc, 0, -1).astype(jnp.int32)  # escaped at the start
-            init = (w0, jnp.int32(0), esc0, jnp.abs(m0), jnp.zeros(S, bool))
-            (w, t, esc, mx, bad), (ms, ts) = jax.lax.scan(body, init, ends)
+            init = (state0, jnp.int32(0), esc0, jnp.abs(m0), jnp.zeros(S, bool))
+            (_, _, esc, mx, bad), (ms, ts) = jax.lax.scan(body, init, ends)
             return m0, ms, ts, esc, mx, bad
 
         return jax.jit(run)
@@ -205,6 +197,7 @@ class OnlineSGD:
         root_seed: int = 0,
         n_checkpoints: int = 64,
         progress: Callable[[int, int], None] | None = None,
+        devices: int | None = None,
     ) -> dict[str, np.ndarray]:
         """Run every (step size, seed) trajectory for at most `budget_samples` samples.
 
@@ -215,6 +208,8 @@ class OnlineSGD:
         - `root_seed`: the root of the key tree.
         - `n_checkpoints`: number of log-spaced checkpoints at which m is recorded.
         - `progress`: called as progress(samples_done, trajectories_done) at each checkpoint.
+        - `devices`: how many local devices to shard the trajectories over (default: all of
+          them, at most one per trajectory). A trajectory's numbers do not depend on it.
 
         **Returns:** a dict of numpy arrays with leading axes (step, seed): `initial_overlap`,
         `overlap` (..., checkpoint; NaN after the run stopped), `escape_samples` (NaN if no
@@ -232,8 +227,10 @@ class OnlineSGD:
             raise ValueError(f"budget of {budget_samples} samples is too large for one run")
         ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
         n_step, n_seed = steps.size, seeds.size
+        n_traj = n_step * n_seed
+        devices = _devices(devices, n_traj)
         keys = self.seed_keys(root_seed, seeds)
-        u, w0 = self.initial_state(keys)
+        state0, aux = self.initial_state(keys)
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
         # Flatten (step, seed) into one trajectory axis; all steps of a seed share its data.
         tile = lambda a: jnp.tile(a, (n_step,) + (1,) * (a.ndim - 1))
@@ -242,14 +239,15 @@ class OnlineSGD:
         token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
         if progress is not None:
             _PROGRESS[token] = lambda t, d: progress(t * self.batch, d)
-        args = (
-            tile(w0),
-            tile(u),
-            tile(data_keys),
-            flat_steps,
-            jnp.asarray(ends, jnp.int32),
-            jnp.int32(token),
-        )
+        traj = (jax.tree.map(tile, state0), jax.tree.map(tile, aux), tile(data_keys), flat_steps)
+        pad = -n_traj % len(devices)
+        if pad:  # repeat the last trajectory so that every device gets as many; dropped below
+            traj = jax.tree.map(lambda a: jnp.concatenate([a] + [a[-1:]] * pad), traj)
+        if len(devices) > 1:
+            mesh = jax.sharding.Mesh(np.asarray(devices), ("trajectory",))
+            split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trajectory"))
+            traj = jax.device_put(traj, split)
+        args = (*traj, jnp.asarray(ends, jnp.int32), jnp.int32(token))
         start = time.perf_counter()
         compiled = self._compiled.lower(*args).compile()
         compile_seconds = time.perf_counter() - start
@@ -260,6 +258,8 @@ class OnlineSGD:
             _PROGRESS.pop(token, None)
         wall = time.perf_counter() - start
         m0, ms, ts, esc, mx, bad = (np.asarray(a) for a in out)
+        m0, esc, mx, bad = (a[:n_traj] for a in (m0, esc, mx, bad))
+        ms = ms[:, :n_traj]
         reached = ts == ends  # checkpoints actually reached (the run stops when all escaped)
         ms = np.where(reached[:, None], ms, np.nan).T
         shape = (n_step, n_seed)
@@ -274,3 +274,136 @@ class OnlineSGD:
             "wall_seconds": np.float64(wall),
             "compile_seconds": np.float64(compile_seconds),
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class OnlineSGD(_SphericalSGD):
+    """The **full** engine: weights w in R^N (Fourier coordinates), O(N) work per sample.
+
+    Exact for every task, noise and input shape; see [`sims._engine._SphericalSGD`][] for the
+    arguments.
+    """
+
+    name = "full"
+
+    def _init_one(self, key):
+        dtype = jnp.dtype(self.dtype)
+        u = draw_spike(jax.random.fold_in(key, 0), self.basis, dtype)
+        v = jax.random.normal(jax.random.fold_in(key, 1), (self.dim,), dtype)
+        if self.start == "random":
+            w = v / jnp.linalg.norm(v)
+        else:
+            m0 = jnp.asarray(self.start_scale / math.sqrt(self.dim), dtype)
+            v = v - (v @ u) * u
+            w = m0 * u + jnp.sqrt(1 - m0**2) * v / jnp.linalg.norm(v)
+        w = w * self._favour(jnp.dot(w, u, precision="highest"))
+        return w, u
+
+    def _overlap_one(self, w, u):
+        return jnp.dot(w, u, precision="highest")
+
+    def _step_one(self, w, u, data_key, step, t):
+        dtype = jnp.dtype(self.dtype)
+        basis, task, B, N = self.basis, self.task, int(self.batch), int(self.dim)
+        dsigma = activation_derivative(self.activation)
+        key = jax.random.fold_in(data_key, t)
+        k_z, k_y, k_g = jax.random.split(key, 3)
+        z = draw_noise(k_z, basis, (B,), self.noise, dtype)
+        y = jax.random.rademacher(k_y, (B,), dtype)
+        g = task.latent.sample(k_g, (B,), dtype)
+        if B == 1:
+            # Under vmap, multiply-and-sum beats XLA's batched (1, N) x (N, 2) products on CPU.
+            z_w, z_u, m = jnp.sum(z * w, axis=1), jnp.sum(z * u, axis=1), jnp.sum(w * u)
+        else:
+            proj = jnp.dot(z, jnp.stack([w, u], axis=1), precision="highest")  # (B, 2)
+            z_w, z_u = proj[:, 0], proj[:, 1]
+            m = jnp.dot(w, u, precision="highest")
+        shift = jnp.where(y > 0, task.spike_coordinate(z_u, g) - z_u, 0.0)
+        lam = z_w + shift * m
+        a = y * dsigma(lam)
+        if B == 1:
+            grad_dir = a[0] * z[0] + jnp.sum(a * shift) * u
+        else:
+            grad_dir = jnp.dot(a, z, precision="highest") + jnp.sum(a * shift) * u
+        w = w + (step / N) * grad_dir
+        return w / jnp.linalg.norm(w)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReducedSGD(_SphericalSGD):
+    """The **reduced** engine: the exact Markov chain of the overlap m, O(1) work per sample.
+
+    With Gaussian noise the task is isotropic around the spike u: write the unit-norm weight as
+    w = m u + c e with c = sqrt(1 - m^2) and e a unit vector orthogonal to u. A sample's
+    coordinates along u (x_u: the task's spike coordinate, or z_u for noise) and along e (z_e, a
+    standard normal) are all the student sees, since lambda = w.x = m x_u + c z_e. The batch
+    gradient direction G = sum_b a_b x_b with a_b = y_b sigma'(lambda_b) splits into
+    G_u = sum a_b x_{b,u}, G_e = sum a_b z_{b,e} and a part orthogonal to span(u, e) that, given
+    the a_b, is Gaussian with variance S = sum a_b^2 per coordinate, so its squared norm is
+    S chi^2_{N-2}. After the step w' = w + (delta/N) G and renormalisation,
+
+        m' = (m + eta G_u) / sqrt((m + eta G_u)^2 + (c + eta G_e)^2 + eta^2 S chi^2_{N-2}),
+
+    eta = delta / N, and by isotropy the law of the next step again depends on m' only. One step
+    costs 2B normals, B label bits, B latent draws and one chi-square draw, whatever N. The
+    random start draws m0 = z / sqrt(z^2 + chi^2_{N-1}) (the overlap of a uniform unit vector).
+
+    Exact only for `noise="gaussian"`; the input shape does not matter (the law is rotation
+    invariant). Its random numbers differ from the full engine's: the two agree in distribution,
+    not trajectory by trajectory.
+    """
+
+    name = "reduced"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.noise != "gaussian":
+            raise ValueError(
+                f"the reduced engine is exact only for gaussian noise, not {self.noise!r}: "
+                "use the full engine (--engine full or auto)"
+            )
+
+    def _init_one(self, key):
+        dtype = jnp.dtype(self.dtype)
+        if self.start == "random":
+            k_z, k_c = jax.random.split(jax.random.fold_in(key, 1))
+            z = jax.random.normal(k_z, (), dtype)
+            rest = jax.random.chisquare(k_c, self.dim - 1, (), dtype)
+            m = z / jnp.sqrt(z * z + rest)
+        else:
+            m = jnp.asarray(self.start_scale / math.sqrt(self.dim), dtype)
+        m = m * self._favour(m)
+        return m, jnp.zeros((), dtype)
+
+    def _overlap_one(self, m, aux):
+        return m
+
+    def _step_one(self, m, aux, data_key, step, t):
+        dtype = jnp.dtype(self.dtype)
+        task, B, N = self.task, int(self.batch), int(self.dim)
+        dsigma = activation_derivative(self.activation)
+        key = jax.random.fold_in(data_key, t)
+        k_z, k_y, k_g, k_c = jax.random.split(key, 4)
+        z = jax.random.normal(k_z, (2, B), dtype)
+        z_u, z_e = z[0], z[1]
+        y = jax.random.rademacher(k_y, (B,), dtype)
+        g = task.latent.sample(k_g, (B,), dtype)
+        chi = jax.random.chisquare(k_c, N - 2, (), dtype)
+        x_u = jnp.where(y > 0, task.spike_coordinate(z_u, g), z_u)
+        c = jnp.sqrt((1 - m) * (1 + m))
+        a = y * dsigma(m * x_u + c * z_e)
+        g_u, g_e, s = jnp.sum(a * x_u), jnp.sum(a * z_e), jnp.sum(a * a)
+        eta = step / N
+        # |w'|^2 - 1 without cancellation (m^2 + c^2 = 1), then m' - m in a form accurate for tiny steps.
+        excess = 2 * eta * (m * g_u + c * g_e) + eta * eta * (g_u * g_u + g_e * g_e + s * chi)
+        r = jnp.expm1(-0.5 * jnp.log1p(excess))  # 1/sqrt(1 + excess) - 1
+        m_new = m + eta * g_u * (1 + r) + m * r
+        return jnp.clip(m_new, -1.0, 1.0)
+
+
+ENGINE_CLASSES = {"full": OnlineSGD, "reduced": ReducedSGD}
+
+
+def reduced_is_exact(noise: str) -> bool:
+    """Whether the reduced engine is exact for this noise class (isotropic noise only)."""
+    return noise == "gaussian"
