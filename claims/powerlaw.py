@@ -633,6 +633,9 @@ def powerlaw_figure(exp: PowerlawExperiment, summary: dict, stem: Path, fixed_di
         )
         ax.legend(frameon=False, loc="lower left", fontsize=6.5)
 
+        if len(c.dims) == 1:  # one N: the right panel shows the speed-ups themselves
+            _speedup_panel(bx, summary, c)
+            return save(fig, stem)
         cmap = plt.get_cmap("viridis")
         placement = c.placements[0]
         for i, alpha in enumerate(c.alphas):
@@ -682,6 +685,42 @@ def powerlaw_figure(exp: PowerlawExperiment, summary: dict, stem: Path, fixed_di
         bx.minorticks_off()
         bx.legend(frameon=False, loc="upper left", fontsize=6.5)
         return save(fig, stem)
+
+
+def _speedup_panel(bx, summary: dict, c: PowerlawConfig) -> None:
+    for placement in c.placements:
+        color, marker = _style(placement)
+        ss = sorted([s for s in summary["speedups"] if s["placement"] == placement], key=lambda s: s["alpha"])
+        if not ss:
+            continue
+        a = np.array([s["alpha"] for s in ss])
+        v = np.array([s["speedup"]["value"] if s["speedup"]["value"] is not None else np.nan for s in ss])
+        lo = np.array([s["speedup"]["lo"] if s["speedup"]["lo"] is not None else np.nan for s in ss])
+        hi = np.array([s["speedup"]["hi"] if s["speedup"]["hi"] is not None else np.nan for s in ss])
+        lo = np.where(np.isfinite(lo) & (lo > 0), lo, v / 10)
+        hi = np.where(np.isfinite(hi), hi, v * 10)
+        bx.errorbar(
+            a + (0.02 if placement != "aligned" else 0),
+            v,
+            yerr=[v - lo, hi - v],
+            fmt=marker,
+            color=color,
+            ms=4,
+            capsize=2,
+            label=f"{placement}: measured (median ratio, 95% CI)",
+        )
+        th = np.array([s["theory_speedup"] or np.nan for s in ss])
+        bx.plot(a, th, color=color, marker=marker, mfc="none", ms=6, lw=1.0, label=f"{placement}: shell ODE")
+    bx.axhline(1.0, color="0.5", lw=0.8)
+    bx.axhline(SPEEDUP_MIN, color="0.5", lw=0.8, ls="--", label=f"{SPEEDUP_MIN:g}x (claim threshold)")
+    bx.set(
+        yscale="log",
+        xlabel=r"spectral exponent $\alpha$",
+        ylabel=r"speed-up: median $n^*(0)$ / median $n^*(\alpha)$",
+        title=f"speed-up against alpha = 0 (paired seeds, N = {c.dims[0]})",
+        xlim=(min(c.alphas) - 0.1, max(c.alphas) + 0.1),
+    )
+    bx.legend(frameon=False, loc="upper left", fontsize=6.5)
 
 
 # ---- command line -----------------------------------------------------------------------------
@@ -816,7 +855,7 @@ SPEEDUP_TIERS = {
     "full": {"dims": (64,), "seeds": 32, "alphas": (0.0, 1.0, 1.25, 1.5), "budget_factor": 1.0},
 }
 EXPONENT_TIERS = {
-    "smoke": {"dims": (16, 24, 32), "seeds": 8, "alphas": (0.0, 1.0), "placements": ("aligned",)},
+    "smoke": {"dims": (12, 16, 20), "seeds": 8, "alphas": (0.0, 1.0), "placements": ("aligned",)},
     "default": {
         "dims": (16, 24, 32, 48, 64),
         "seeds": 16,

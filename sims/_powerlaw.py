@@ -265,19 +265,7 @@ class ColouredSGD:
         for alpha, placement in configs:
             spec = power_spectrum(basis, alpha)
             parse_placement(placement, self.dim)
-
-            def one(key, spec=spec, placement=placement):
-                u = draw_placed_spike(jax.random.fold_in(key, 0), basis, spec, placement, dtype)
-                v = jax.random.normal(jax.random.fold_in(key, 1), (self.dim,), dtype)
-                m_typ = typical_start_overlap(u, spec)
-                if self.start == "random":
-                    w = v / jnp.linalg.norm(v)
-                else:
-                    w = conditioned_start(v, u, spec, m_typ)
-                w = jnp.where(effective_overlap(w, u, spec) < 0, -w, w)
-                return u, w, m_typ
-
-            u, w, m_typ = jax.jit(jax.vmap(one))(keys)
+            u, w, m_typ = self._prepare_one(keys, jnp.asarray(spec, dtype), placement)
             specs.append(spec)
             spikes.append(np.asarray(u))
             starts.append(np.asarray(w))
@@ -288,6 +276,24 @@ class ColouredSGD:
             "w0": np.stack(starts),
             "typical_overlap": np.stack(typ).astype(np.float64),
         }
+
+    @ft.cached_property
+    def _prepare_one(self):
+        """Spike, start and typical overlap per key, jitted once per engine (placement static)."""
+        basis, dtype = self.basis, jnp.dtype(self.dtype)
+
+        def one(key, spec, placement):
+            u = draw_placed_spike(jax.random.fold_in(key, 0), basis, spec, placement, dtype)
+            v = jax.random.normal(jax.random.fold_in(key, 1), (self.dim,), dtype)
+            m_typ = typical_start_overlap(u, spec)
+            if self.start == "random":
+                w = v / jnp.linalg.norm(v)
+            else:
+                w = conditioned_start(v, u, spec, m_typ)
+            w = jnp.where(effective_overlap(w, u, spec) < 0, -w, w)
+            return u, w, m_typ
+
+        return jax.jit(jax.vmap(one, in_axes=(0, None, None)), static_argnums=2)
 
     @ft.cached_property
     def _executables(self) -> dict:
