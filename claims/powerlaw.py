@@ -758,6 +758,13 @@ def run_powerlaw_sweep(args: argparse.Namespace) -> int:
     """Run the power-law sweep for parsed arguments; 0 done, 2 bad input (one line on stderr)."""
     get = lambda name: getattr(args, name, None)
     try:
+        for flag, value, allowed in (
+            ("--batch", get("batch"), (None,)),
+            ("--noise", get("noise"), (None, "gaussian")),
+            ("--engine", get("engine"), (None, "auto", "full")),
+        ):
+            if value not in allowed:
+                raise UsageError(f"{flag} {value} is not supported with --task powerlaw: leave it out")
         dtype = None
         if get("float64"):
             jax.config.update("jax_enable_x64", True)

@@ -231,6 +231,7 @@ def _parser():
         (["--N", "3"], "--N"),
         (["--seeds", "0"], "--seeds"),
         (["--budget-factor", "-1"], "--budget-factor"),
+        (["--batch", "4"], "--batch"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv, word, tmp_path, capsys):
