@@ -449,6 +449,10 @@ def analyse(config: APConfig, results: dict[str, dict[int, xr.Dataset]]) -> dict
     return summary
 
 
+def _opt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def _fmt(e: dict | None) -> str:
     return "-" if e is None else f"{e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]"
 
@@ -471,9 +475,9 @@ def _exponent_verdict(summary: dict) -> dict:
     parts = [a_ok, p_ok, order]
     holds = None if None in parts else all(parts)
     reason = (
-        f"amplitude (v, He2): exponent {_fmt(amp['exponent'])} vs ODE {amp['ode_exponent']:.3f} over "
+        f"amplitude (v, He2): exponent {_fmt(amp['exponent'])} vs ODE {_opt(amp['ode_exponent'])} over "
         f"N = {amp['dims']}; phase (u, -He4): exponent {_fmt(ph['exponent'])} vs ODE "
-        f"{ph['ode_exponent']:.3f} over N = {ph['dims']}; {seeds} seeds per N, 95% bootstrap intervals"
+        f"{_opt(ph['ode_exponent'])} over N = {ph['dims']}; {seeds} seeds per N, 95% bootstrap intervals"
     )
     if holds is None:
         reason += "; undecided: " + "; ".join(f.get("reason", "") for f in (amp, ph) if not f["usable"])
@@ -521,9 +525,9 @@ def _staircase_verdict(summary: dict) -> dict:
     reason = (
         f"tied latents: u escapes with exponent {_fmt(fu['exponent'])} against {_fmt(ph['exponent'])} "
         f"with independent latents; at N = {last['N']} the median n_u/n_v = {_fmt(r)} (ODE "
-        f"{last['ode_ratio_u_to_v']:.3f}); median n_u / ODE per N: "
+        f"{_opt(last['ode_ratio_u_to_v'])}); median n_u / ODE per N: "
         + ", ".join(f"{x:.2f}" for x in ratios)
-        + f"; the ODE exponent {fu['ode_exponent']:.3f} is "
+        + f"; the ODE exponent {_opt(fu['ode_exponent'])} is "
         + ("inside" if inside else "outside" if inside is False else "not compared with")
         + f" the u interval; {last['seeds']} seeds per N"
     )
@@ -583,7 +587,7 @@ def figure(config: APConfig, results: dict, summary: dict, stem: Path) -> list[P
                 fit = data["fits"][d]
                 lab = LABELS[(name, d)]
                 if fit["exponent"]:
-                    lab += f"\n  slope {fit['exponent']['value']:.2f} (ODE {fit['ode_exponent']:.2f})"
+                    lab += f"\n  slope {fit['exponent']['value']:.2f} (ODE {_opt(fit['ode_exponent'])})"
                 ax.errorbar(
                     dims, med, yerr=[med - lo, hi - med], fmt="o", ms=3.5, capsize=2, color=col, label=lab
                 )

@@ -133,10 +133,10 @@ def main(argv: list[str] | None = None) -> int:
             if e is None:
                 print(f"{name} ({d}): no fit ({fit.get('reason', '')})")
                 continue
-            ode = fit["ode_exponent"]
+            ode = "-" if fit["ode_exponent"] is None else f"{fit['ode_exponent']:.3f}"
             print(
                 f"{name} ({d}): fitted exponent {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}] "
-                f"(ODE over these N {ode:.3f}); free log power at exponent {fit['nominal_exponent']}: "
+                f"(ODE over these N {ode}); free log power at exponent {fit['nominal_exponent']}: "
                 f"{q['value']:.2f} [{q['lo']:.2f}, {q['hi']:.2f}]"
             )
     word = {True: "HOLDS", False: "DOES NOT HOLD", None: "UNDECIDED"}

@@ -317,6 +317,9 @@ class TwoDirectionLoss:
         for i in range(2):
             if wanted[i] and sol.t_events[i].size:
                 done[i] = math.expm1(float(sol.t_events[i][0]))
+            elif wanted[i] and sol.t_events[2].size:
+                # Both thresholds crossed within one located step: the terminal event's time.
+                done[i] = math.expm1(float(sol.t_events[2][0]))
         return tuple(done)
 
     @property
