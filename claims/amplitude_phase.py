@@ -662,7 +662,8 @@ def _claim(verdict: dict | None, prediction: str, comparison: str, fig: str, det
 @register(
     "amplitude_phase.exponents",
     "In one task with an amplitude spike along v and a phase spike along u, escape along v needs about "
-    "N log N samples (exponent 2) and escape along u about N^3 (exponent 4): amplitude is learned first.",
+    "N log N samples (information exponent 2) and escape along u about N^3 (information exponent 4): "
+    "amplitude is learned first.",
     "seed paper abstract; theory brief 1.3(2), 3.4; issue 5",
 )
 def exponents_claim(tier: str, out: Path) -> dict:
