@@ -182,10 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             f"  {summary['seconds']:.0f} s; data {path}, figure {out / f'spectral-bias-exp{exp}.png'}",
             flush=True,
         )
-    payload = {"tier": args.tier, "experiments": summaries, "provenance": sims.provenance()}
-    sims.atomic_write_bytes(
-        out / "summary.json", (json.dumps(payload, indent=2, default=float) + "\n").encode()
-    )
+        payload = {"tier": args.tier, "experiments": summaries, "provenance": sims.provenance()}
+        text = json.dumps(payload, indent=2, default=float) + "\n"
+        sims.atomic_write_bytes(out / "summary.json", text.encode())  # rewritten after every experiment
     print(f"summary: {out / 'summary.json'}")
     return 1 if args.strict and not all_ok else 0
 
