@@ -272,8 +272,9 @@ def _make_train(
 def train(cfg: FitConfig, seeds, track_norms: bool = True, progress: bool = False) -> dict:
     """Train one network per seed (vmapped) and return numpy arrays plus the final parameters.
 
-    Seed s uses `jax.random.key(s)` split into a phase key and an init key, so a seed re-run alone
-    reproduces its trajectory. Returns a dict with `pred` (seed, record, n), `loss` (seed, record),
+    Seed s uses `jax.random.key(s)` split into a phase key and an init key, so a seed's trajectory
+    does not depend on the seeds run beside it. Returns a dict with `pred` (seed, record, n),
+    `loss` (seed, record),
     `amp` (seed, record, freq: normalised amplitudes), `sigma_max` (seed, record, layer) when
     tracked, `init_sigma_max`, `target` (seed, n), `params` (final, stacked over seeds, JAX),
     `steps`, `wall_seconds`. `progress` shows a tqdm bar over training steps.

@@ -66,7 +66,7 @@ def test_flower_manifold():
 
 
 def test_init_is_pytorch_uniform():
-    params = sb.init_mlp(jax.random.key(1), 1, 256, 5)
+    params = sb.init_mlp(jax.random.key(1), 1, 128, 5)
     assert len(params) == 6
     for w, b in params:
         bound = 1 / math.sqrt(w.shape[0])
@@ -86,11 +86,12 @@ def test_sigma_max_is_the_true_largest_singular_value():
     assert sig[0] == pytest.approx(float(np.linalg.norm(np.asarray(params[0][0]))), rel=1e-5)
 
 
-def test_a_seed_rerun_alone_reproduces_its_trajectory():
+@pytest.mark.slow  # ~20 s of compilation on a loaded 2-core machine
+def test_a_seed_trajectory_does_not_depend_on_the_other_seeds():
     cfg = sb.FitConfig(freqs=(1, 2), n=16, width=8, depth=2, steps=40, record_every=10, lr=1e-2)
-    both = sb.train(cfg, [0, 1])
-    alone = sb.train(cfg, [1])
-    np.testing.assert_allclose(both["pred"][1], alone["pred"][0], rtol=1e-5, atol=1e-6)
+    both = sb.train(cfg, [0, 1], track_norms=False)
+    other = sb.train(cfg, [1, 7], track_norms=False)  # same shapes: one compilation
+    np.testing.assert_allclose(both["pred"][1], other["pred"][0], rtol=1e-5, atol=1e-6)
     assert both["loss"][0, -1] < both["loss"][0, 0]  # it trains
     assert not np.allclose(both["target"][0], both["target"][1])  # new phases per seed
 
