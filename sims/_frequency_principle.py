@@ -215,6 +215,7 @@ def first_below(curve: np.ndarray, steps: np.ndarray, threshold: float) -> np.nd
 # ----------------------------------------------------------------------------------------------------
 
 
+@jax.jit
 def squared_distances(x):
     """Pairwise squared Euclidean distances (n, n), clipped at 0, with an exact zero diagonal."""
     x = jnp.asarray(x)
@@ -224,6 +225,7 @@ def squared_distances(x):
     return d2 * (1 - jnp.eye(x.shape[0], dtype=d2.dtype))
 
 
+@jax.jit
 def gaussian_smoother(d2, delta):
     """Row-normalised Gaussian kernel exp(-d^2 / (2 delta^2)) on a squared-distance matrix."""
     return jax.nn.softmax(-d2 / (2.0 * delta**2), axis=-1)
@@ -235,6 +237,7 @@ def centred(y):
     return y - y.mean(axis=0, keepdims=True)
 
 
+@jax.jit
 def lfr_from_d2(d2, y, deltas):
     """LFR(delta) = |K_delta y_c|^2 / |y_c|^2 for each delta (y centred per column)."""
     yc = centred(y)
@@ -246,6 +249,7 @@ def lfr_from_d2(d2, y, deltas):
     return jax.vmap(one)(jnp.asarray(deltas))
 
 
+@jax.jit
 def lfr_floor_from_d2(d2, deltas):
     """Expected LFR of uniformly permuted labels: (sum_ij K_ij^2 - 1) / (n - 1), per delta."""
     n = d2.shape[0]
@@ -292,6 +296,7 @@ def delta_grid(x, n_delta: int) -> np.ndarray:
     return np.geomspace(s["nearest_neighbour"], s["pairwise"], n_delta)
 
 
+@jax.jit
 def filter_errors(kernels, y, h):
     """Xu's e_low and e_high for each smoother in `kernels` (m, n, n); y and h are (n, c).
 
@@ -314,6 +319,7 @@ def filter_errors(kernels, y, h):
 # ----------------------------------------------------------------------------------------------------
 
 
+@jax.jit
 def normalised_d2(h, iu):
     """Squared distances of the cloud `h` after scaling its median pairwise distance to 1.
 
@@ -325,6 +331,7 @@ def normalised_d2(h, iu):
     return d2 / jnp.where(med > 0, med, 1.0), jnp.sqrt(med)
 
 
+@jax.jit
 def lfr_stats_from_d2(d2, y, y_perms, deltas):
     """For each delta, with one kernel evaluation: the LFR of `y`, the LFRs of the permuted label sets
     `y_perms` (p, n, c), and the permutation floor. Returns arrays (m,), (m, p), (m,)."""
