@@ -405,7 +405,8 @@ def _num(x):
 def ratio_of_medians(ref, other, n_boot: int = sims.N_BOOT, seed: int = 0) -> sims.Estimate:
     """median(ref) / median(other) with a paired percentile bootstrap over seeds (seeds share their
     spike noise, start noise and data across alpha). Censored values (NaN) count as +inf; a ratio
-    of two censored medians is NaN (undecided)."""
+    of two censored medians is NaN (undecided), and so is the interval when more than 2.5% of the
+    resamples give one."""
     ref, other = (
         np.where(np.isfinite(v), v, np.inf) for v in (np.asarray(ref, float), np.asarray(other, float))
     )
@@ -419,8 +420,10 @@ def ratio_of_medians(ref, other, n_boot: int = sims.N_BOOT, seed: int = 0) -> si
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, ref.size, size=(n_boot, ref.size))
     boots = ratio(np.median(ref[idx], axis=1), np.median(other[idx], axis=1))
-    boots = np.where(np.isnan(boots), np.inf, boots)  # inf/inf: at least as large as anything
-    lo, hi = np.quantile(boots, [0.025, 0.975], method="lower")
+    if np.mean(np.isnan(boots)) > 0.025:  # both medians censored too often: no interval
+        lo = hi = math.nan
+    else:
+        lo, hi = np.quantile(boots[~np.isnan(boots)], [0.025, 0.975], method="lower")
     return sims.Estimate(float(ratio(np.median(ref), np.median(other))), float(lo), float(hi), int(ref.size))
 
 
@@ -827,7 +830,11 @@ def format_table(summary: dict) -> str:
         sp_text, th_text = "-", "-"
         if s:
             e = s["speedup"]
-            sp_text = f"{fmt(e['value'])} [{fmt(e['lo'])}, {fmt(e['hi'])}]"
+            sp_text = (
+                "n/a (both censored)"
+                if e["value"] is None
+                else f"{fmt(e['value'])} [{fmt(e['lo'])}, {fmt(e['hi'])}]"
+            )
             th_text = fmt(s["theory_speedup"])
         lines.append(
             f"{r['N']:>4} {r['alpha']:>5g} {r['placement']:>9} {r['seeds']:>5} {r['escaped_fraction']:>7.0%} "
