@@ -5,7 +5,12 @@
 - `Claim`, `register`, `REGISTRY`, `run_claims`: registered, tiered checks with verdicts.
 """
 
-from . import phase_only  # noqa: F401  (registers the claims)
+from . import (
+    amplitude_phase,  # noqa: F401
+    phase_only,  # noqa: F401  (registers the claims)
+    reduced_dynamics,  # noqa: F401
+    spectral_bias,  # noqa: F401
+)
 from ._cache import enable_compilation_cache
 from ._config import ENGINES, PROFILES, Experiment, SweepConfig, UsageError
 from ._figures import save, scaling_figure

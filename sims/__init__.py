@@ -15,7 +15,15 @@ from ._data import (
     sample_class,
     sample_inputs,
 )
-from ._engine import ENGINE_CLASSES, ENGINE_VERSION, START_NAMES, OnlineSGD, ReducedSGD, reduced_is_exact
+from ._engine import (
+    ENGINE_CLASSES,
+    ENGINE_VERSION,
+    START_NAMES,
+    OnlineSGD,
+    OverlapSDE,
+    ReducedSGD,
+    reduced_is_exact,
+)
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
 from ._results import SCHEMA_VERSION, atomic_write_bytes, config_hash, provenance, read_cell, write_cell
 from ._stats import (
@@ -44,6 +52,7 @@ __all__ = [
     "LatentSampler",
     "OnlineSGD",
     "ReducedSGD",
+    "OverlapSDE",
     "ENGINE_CLASSES",
     "reduced_is_exact",
     "ScalingFit",

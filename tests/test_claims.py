@@ -71,6 +71,7 @@ BAD_CONFIGS = [
     ({"snr": -2.0}, "--snr -2.0"),
     ({"budget_factor": 0.0}, "--budget-factor 0.0"),
     ({"engine": "warp"}, "unknown engine 'warp'"),
+    ({"engine": "reduced", "noise": "fixed_amplitude"}, "--engine reduced is exact only for gaussian"),
     ({"start": "zero"}, "unknown start 'zero'"),
     ({"noise": "pink"}, "unknown noise 'pink'"),
     ({"batch": 0}, "--batch 0"),

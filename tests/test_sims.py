@@ -177,6 +177,100 @@ def test_random_start_takes_the_favourable_sign():
     assert np.all(out["initial_overlap"] < 0)
 
 
+# ---- reduced engine, SDE rung, devices --------------------------------------------------------
+@pytest.mark.parametrize("df", [2, 5, 62])
+def test_chisquare_sampler_has_the_chi_square_law(df):
+    import scipy.stats
+
+    keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(3), s))(jnp.arange(4000))
+    x = np.asarray(jax.jit(jax.vmap(lambda k: sims._engine.chisquare(k, df)))(keys), float)
+    assert scipy.stats.kstest(x, scipy.stats.chi2(df).cdf).pvalue > 1e-3
+    assert within_se(x.mean(), df, x.std() / math.sqrt(x.size), 4)
+
+
+def test_reduced_random_start_is_the_overlap_of_a_uniform_unit_vector():
+    import scipy.stats
+
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    eng = sims.ReducedSGD(20, task, "-he4", batch=1)
+    m0 = eng.initial_state(eng.seed_keys(0, np.arange(3000)))[0]
+    # m0^2 ~ Beta(1/2, (N-1)/2) for w uniform on the sphere.
+    p = scipy.stats.kstest(np.asarray(m0, float) ** 2, scipy.stats.beta(0.5, 9.5).cdf).pvalue
+    assert p > 1e-3
+
+
+def test_reduced_engine_refuses_non_isotropic_noise():
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    with pytest.raises(ValueError, match="exact only for gaussian"):
+        sims.ReducedSGD(16, task, "-he4", noise="fixed_amplitude")
+    assert sims.reduced_is_exact("gaussian") and not sims.reduced_is_exact("fixed_amplitude")
+
+
+def test_reduced_and_sde_rungs_escape_near_the_ode():
+    """Loose sanity check at N = 32 (the KS comparison with the full engine is a registered claim)."""
+    exp = _experiment_for(32)
+    kw = dict(batch=exp.batch(32), start="conditioned")
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    dyn = exp.dynamics
+    red = sims.ReducedSGD(32, task, exp.activation, **kw)
+    sde = sims.OverlapSDE(
+        32,
+        task,
+        exp.activation,
+        **kw,
+        force_coefficients=dyn.population_gradient_coefficients,
+        gradient_scale=float(exp.loss.gradient_scale),
+    )
+    ode = dyn.ode_escape_samples(32, exp.step(32), 32**-0.5)
+    for eng in (red, sde):
+        out = eng.run([exp.step(32)], np.arange(48), 3 * ode, n_checkpoints=8)
+        esc = out["escape_samples"][0]
+        assert np.mean(np.isfinite(esc)) > 0.9
+        assert 0.7 < np.nanmedian(esc) / ode < 1.4, (eng.name, np.nanmedian(esc) / ode)
+        assert np.all(np.abs(out["overlap"][np.isfinite(out["overlap"])]) <= 1)
+
+
+def test_sde_rung_validates_its_coefficients():
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    with pytest.raises(ValueError, match="force_coefficients"):
+        sims.OverlapSDE(16, task, "-he4")
+    with pytest.raises(ValueError, match="gradient_scale"):
+        sims.OverlapSDE(16, task, "-he4", force_coefficients=(0.0, 1.0), gradient_scale=-1.0)
+
+
+def test_devices_argument_is_validated():
+    with pytest.raises(ValueError, match="local device"):
+        _engine().run([1e-4], [0], 100, devices=99)
+
+
+def test_one_and_two_cpu_devices_give_bitwise_the_same_numbers():
+    import subprocess
+    import sys
+
+    code = """
+import jax
+jax.config.update("jax_num_cpu_devices", 2)
+import numpy as np, sims
+task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+for cls in (sims.OnlineSGD, sims.ReducedSGD):
+    e = cls(16, task, "-he4", batch=16, start="conditioned")
+    a = e.run([3e-3, 5e-3], np.arange(5), 20000, n_checkpoints=8, devices=1)
+    b = e.run([3e-3, 5e-3], np.arange(5), 20000, n_checkpoints=8, devices=2)
+    for k in ("initial_overlap", "overlap", "escape_samples", "max_abs_overlap"):
+        assert np.array_equal(a[k], b[k], equal_nan=True), (cls.name, k)
+print("ok", len(jax.devices()))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["ok", "2"]
+
+
+def _experiment_for(dim):
+    import claims
+
+    return claims.Experiment(claims.SweepConfig(dims=(dim,), seeds=4, start="conditioned").validated())
+
+
 def test_progress_is_reported():
     calls = []
     _engine().run([1e-4], [0], 5000, n_checkpoints=10, progress=lambda s, d: calls.append((s, d)))

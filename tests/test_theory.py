@@ -740,3 +740,16 @@ def test_theory_docs_up_to_date(docs_check):
     code = proc.wait(timeout=300)
     log.seek(0)
     assert code == 0, log.read()
+
+
+def test_population_force_and_ode_trajectory_agree_with_escape_quadrature():
+    loss = theory.PopulationLoss("phase", "rademacher", "-he4", 10)
+    dyn = theory.OverlapDynamics(loss)
+    coeffs = dyn.population_gradient_coefficients
+    # -phi'(m) = 4 |a_4| m^3 for the -He4 student of the phase task.
+    assert coeffs[:3] == (0.0, 0.0, 0.0) and math.isclose(coeffs[3], 4 * abs(float(loss.leading_coefficient)))
+    dim, step = 32, dyn.step(32)
+    n_esc = dyn.ode_escape_samples(dim, step, dim**-0.5)
+    traj = dyn.ode_trajectory(dim, step, dim**-0.5, [0.5 * n_esc, 0.999 * n_esc, 1.001 * n_esc])
+    assert traj[0] < 0.5 and abs(traj[1] - 0.5) < 0.01 and traj[2] >= 0.499
+    assert set(dyn.sde) == {"mu", "D"}

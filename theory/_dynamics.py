@@ -219,6 +219,46 @@ class OverlapDynamics:
         )
         return float(val)
 
+    # ---- the diffusion (SDE) and deterministic (ODE) rungs -----------------------------------
+    @ft.cached_property
+    def population_gradient(self) -> sp.Expr:
+        """-phi'(m): the population force along the spike, a polynomial in m."""
+        return sp.expand(-sp.diff(self.loss.series, m))
+
+    @ft.cached_property
+    def population_gradient_coefficients(self) -> tuple[float, ...]:
+        """Coefficients of -phi'(m), lowest order first (c_0 + c_1 m + ...)."""
+        poly = sp.Poly(self.population_gradient, m)
+        coeffs = [0.0] * (poly.degree() + 1)
+        for (power,), c in poly.terms():
+            coeffs[power] = float(c)
+        return tuple(coeffs)
+
+    @ft.cached_property
+    def sde(self) -> dict[str, sp.Expr]:
+        """The diffusion approximation dm = mu(m) dn + sqrt(D) dW in the sample count n:
+        mu = drift + shrink (per sample), D = the per-sample variance at m ~ 0 (our choice:
+        the noise is taken constant in m, exact to leading order in the search phase)."""
+        return {"mu": self.rate, "D": self.noise_variance}
+
+    def ode_trajectory(self, dim: int, step: float, start: float, samples) -> np.ndarray:
+        """m(n) of the deterministic ODE dm/dn = drift + shrink from m(0) = `start`, at the sample
+        counts `samples` (increasing); integrated in log n with an implicit method."""
+        samples = np.asarray(samples, float)
+        rate = lambda _, v: self._rate_fn(v, dim, step)
+        sol = scipy.integrate.solve_ivp(
+            lambda t, v: rate(t, v),
+            (0.0, float(samples[-1])),
+            [float(start)],
+            t_eval=samples,
+            method="LSODA",
+            rtol=1e-8,
+            atol=1e-12,
+        )
+        out = np.full(samples.shape, np.nan)
+        out[: sol.y.shape[1]] = sol.y[0]
+        return out
+
     def leading_escape_samples(self, dim: int, step: float, start: float) -> float:
         """The sympy closed form (drift only) evaluated numerically."""
         expr = self.escape_leading.subs({N: dim, delta: step, m0: abs(start), m1: self.m_escape})
