@@ -7,7 +7,9 @@
 
 from . import (
     amplitude_phase,  # noqa: F401
+    frequency_principle,  # noqa: F401
     phase_only,  # noqa: F401  (registers the claims)
+    powerlaw,  # noqa: F401
     reduced_dynamics,  # noqa: F401
     spectral_bias,  # noqa: F401
 )

@@ -25,6 +25,16 @@ from ._engine import (
     reduced_is_exact,
 )
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
+from ._powerlaw import (
+    PLACEMENT_NAMES,
+    PREACTIVATIONS,
+    ColouredSGD,
+    descent_direction,
+    draw_placed_spike,
+    effective_overlap,
+    power_spectrum,
+    sample_coloured_class,
+)
 from ._results import SCHEMA_VERSION, atomic_write_bytes, config_hash, provenance, read_cell, write_cell
 from ._stats import (
     N_BOOT,
@@ -36,9 +46,29 @@ from ._stats import (
     power_law_fit,
     ratio_slope_fit,
 )
+from ._two_direction import (
+    TWO_DIRECTION_VERSION,
+    TwoDirectionSGD,
+    TwoDirectionTask,
+    draw_directions,
+    sample_two_direction,
+)
 
 
 __all__ = [
+    "PLACEMENT_NAMES",
+    "PREACTIVATIONS",
+    "ColouredSGD",
+    "descent_direction",
+    "draw_placed_spike",
+    "effective_overlap",
+    "power_spectrum",
+    "sample_coloured_class",
+    "TWO_DIRECTION_VERSION",
+    "TwoDirectionSGD",
+    "TwoDirectionTask",
+    "draw_directions",
+    "sample_two_direction",
     "ENGINE_VERSION",
     "N_BOOT",
     "ACTIVATION_NAMES",

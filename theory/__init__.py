@@ -34,9 +34,21 @@ from ._latents import (
     spike_moments,
 )
 from ._population import PopulationLoss, m, recommended_activation
+from ._powerlaw import ShellHierarchy, participation_ratio, pr_scaling
+from ._powerlaw import variances as powerlaw_variances
+from ._two_direction import TwoDirectionLoss, TwoDirectionModel, hermite_combination, m_u, m_v
 
 
 __all__ = [
+    "ShellHierarchy",
+    "participation_ratio",
+    "pr_scaling",
+    "powerlaw_variances",
+    "TwoDirectionLoss",
+    "TwoDirectionModel",
+    "hermite_combination",
+    "m_u",
+    "m_v",
     "ACTIVATION_NAMES",
     "ESCAPE_OVERLAP",
     "LATENT_NAMES",
