@@ -12,6 +12,7 @@ from . import (
     powerlaw,  # noqa: F401
     reduced_dynamics,  # noqa: F401
     spectral_bias,  # noqa: F401
+    textures,  # noqa: F401
 )
 from ._cache import enable_compilation_cache
 from ._config import ENGINES, PROFILES, Experiment, SweepConfig, UsageError

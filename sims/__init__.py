@@ -25,6 +25,8 @@ from ._engine import (
     reduced_is_exact,
 )
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
+from ._loaders import load_cifar100, load_image_folder
+from ._networks import MODEL_NAMES, SmallCNN, TrainConfig, TrainingDiverged, TwoLayer
 from ._powerlaw import (
     PLACEMENT_NAMES,
     PREACTIVATIONS,
@@ -46,6 +48,15 @@ from ._stats import (
     power_law_fit,
     ratio_slope_fit,
 )
+from ._textures import (
+    TEST_SET_NAMES,
+    TEXTURE_NAMES,
+    ImageData,
+    amplitude_equalise,
+    make_test_sets,
+    phase_randomise,
+    texture_data,
+)
 from ._two_direction import (
     TWO_DIRECTION_VERSION,
     TwoDirectionSGD,
@@ -56,6 +67,20 @@ from ._two_direction import (
 
 
 __all__ = [
+    "load_cifar100",
+    "load_image_folder",
+    "MODEL_NAMES",
+    "SmallCNN",
+    "TrainConfig",
+    "TrainingDiverged",
+    "TwoLayer",
+    "TEST_SET_NAMES",
+    "TEXTURE_NAMES",
+    "ImageData",
+    "amplitude_equalise",
+    "make_test_sets",
+    "phase_randomise",
+    "texture_data",
     "PLACEMENT_NAMES",
     "PREACTIVATIONS",
     "ColouredSGD",
