@@ -16,6 +16,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 import sims
+from sims import _results
 
 from ._config import Experiment, UsageError
 
@@ -45,22 +46,49 @@ def cell_path(out: Path, dim: int) -> Path:
     return Path(out) / "cells" / f"cell_N{dim:05d}.nc"
 
 
-def run_cells(exp: Experiment, out: Path, progress: bool = True) -> dict[int, xr.Dataset]:
-    """Run (or reuse) every N cell of the sweep; returns the datasets keyed by N."""
+def run_cells(
+    exp: Experiment,
+    out: Path,
+    progress: bool = True,
+    *,
+    dims=None,
+    devices: int | None = None,
+    log=None,
+) -> dict[int, xr.Dataset]:
+    """Run (or reuse) the N cells of the sweep; returns the datasets keyed by N.
+
+    **Arguments:**
+    - `dims`: the N to run (one process's or one job's share); default: all of the sweep's.
+    - `devices`: local devices each cell's seeds are sharded over (default: all).
+    - `log`: called with one line for every cell file that exists but is not reused (corrupt,
+      other schema, other config), before that cell is recomputed.
+
+    A cell file is reused only if it holds every variable, the current schema version and this
+    cell's config hash; otherwise the cell is recomputed and the file replaced atomically. Hidden
+    temporaries a killed writer left are removed first (one writer per cell is assumed).
+    """
     out = Path(out)
     exp.check_budgets()
     cells: dict[int, xr.Dataset] = {}
-    dims = exp.config.dims
+    dims = exp.config.dims if dims is None else tuple(dims)
+    unknown = [d for d in dims if d not in exp.config.dims]
+    if unknown:
+        raise UsageError(
+            f"N={unknown[0]} is not in this sweep's --N {list(exp.config.dims)}: pick one of those"
+        )
     bar = tqdm(total=len(dims), desc="cells", unit="cell", disable=not progress, position=0)
     for dim in dims:
         cfg = exp.cell_config(dim)
         path = cell_path(out, dim)
-        ds = sims.read_cell(path, cfg)
+        _results.remove_stale_temporaries(path)
+        ds, reason = _results.cell_status(path, cfg, _results.CELL_VARIABLES)
         if ds is not None:
             bar.set_postfix_str(f"N={dim} reused")
             cells[dim] = ds
             bar.update()
             continue
+        if reason != "missing" and log is not None:
+            log(f"N={dim}: {path} is {reason}: recomputing it")
         engine = exp.engine(dim)
         inner = tqdm(
             total=cfg["budget"],
@@ -84,6 +112,7 @@ def run_cells(exp: Experiment, out: Path, progress: bool = True) -> dict[int, xr
             root_seed=exp.config.root_seed,
             n_checkpoints=exp.config.n_checkpoints,
             progress=report if progress else None,
+            devices=devices,
         )
         inner.close()
         if not np.all(run["finite"]):
@@ -97,6 +126,107 @@ def run_cells(exp: Experiment, out: Path, progress: bool = True) -> dict[int, xr
         bar.update()
     bar.close()
     return cells
+
+
+def load_cells(exp: Experiment, out: Path) -> dict[int, xr.Dataset]:
+    """Every cell of the sweep from its file, or a one-line `CellFileError` for the first that is
+    missing, corrupt or written for another config (used where recomputing is not wanted, e.g.
+    after a job array or by process 0 of a distributed run)."""
+    return {
+        dim: _results.load_cell(cell_path(out, dim), exp.cell_config(dim), _results.CELL_VARIABLES)
+        for dim in exp.config.dims
+    }
+
+
+CONFIG_KEYS: dict[str, tuple[str, type]] = {
+    # key in the file: (argparse destination, type)
+    "profile": ("profile", str),
+    "task": ("task", str),
+    "latent": ("latent", str),
+    "activation": ("activation", str),
+    "snr": ("snr", float),
+    "N": ("dims", list),
+    "seeds": ("seeds", int),
+    "engine": ("engine", str),
+    "start": ("start", str),
+    "step": ("step0", float),
+    "budget_factor": ("budget_factor", float),
+    "batch": ("batch", int),
+    "noise": ("noise", str),
+    "inputs": ("inputs", str),
+    "root_seed": ("root_seed", int),
+    "float64": ("float64", bool),
+    "devices": ("devices", int),
+    "out": ("out", str),
+}
+"""Keys a `--config` file may hold (dashes may replace underscores), named as the CLI flags."""
+
+
+def load_config_file(path) -> dict:
+    """Read a `--config` file (JSON, or TOML by its .toml suffix) into argparse destinations.
+
+    Raises `UsageError` (one line: file, key or value, and what to do) for a missing or malformed
+    file, an unknown key, or a value of the wrong type."""
+    import difflib
+    import tomllib
+
+    path = Path(path)
+    where = f"--config {str(path)!r}"
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise UsageError(
+            f"{where}: cannot read it ({err.strerror or err}): give an existing JSON or TOML file"
+        ) from None
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
+        kind = "TOML" if path.suffix.lower() == ".toml" else "JSON (use a .toml suffix for TOML)"
+        raise UsageError(f"{where} is not valid {kind}: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f'{where}: the top level must be a table of keys, e.g. {{"N": [16, 32]}}')
+    out = {}
+    for raw, value in data.items():
+        key = str(raw).replace("-", "_")
+        if key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"{where}: unknown key {raw!r}: {hint}allowed keys are {', '.join(CONFIG_KEYS)}")
+        dest, kind = CONFIG_KEYS[key]
+        out[dest] = _config_value(where, raw, value, kind)
+    return out
+
+
+def _config_value(where: str, key: str, value, kind: type):
+    bad = UsageError(f"{where}: key {key!r} = {value!r} must be {_KIND_WORDS[kind]}")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if isinstance(value, bool):
+        raise bad
+    if kind is list:
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        ):
+            raise bad
+        return list(value)
+    if kind is float and isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, kind):
+        raise bad
+    return value
+
+
+_KIND_WORDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a non-empty list of integers, e.g. [16, 32, 64]",
+}
 
 
 def _escapes(ds: xr.Dataset) -> np.ndarray:

@@ -6,7 +6,12 @@ with bootstrap intervals -> compare with the theory (ODE escape samples, thresho
 DIR/summary.json, DIR/scaling.png and DIR/scaling.pdf, and print the verdict.
 
 Exit codes: 0 done, 2 bad input (one line on stderr naming the value and what to do), including
-a step so large that the simulation produces NaN (that cell is not written).
+a step so large that the simulation produces NaN (that cell is not written), a `--config` file with
+an unknown key, and (with --summary-only) a missing or corrupt cell file.
+
+Scaling out (docs/scaling-out.md): --devices shards each cell's seeds over local devices;
+--distributed splits the cells between the processes of one JAX job; scripts/launch_array.py runs
+one cell per cluster job. Every path writes the same cell files, and a rerun skips finished cells.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from pathlib import Path
 
 import claims
+from claims import _distributed, _sweep
 
 
 class Parser(argparse.ArgumentParser):
@@ -125,17 +131,83 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--float64", action="store_true", help="simulate in float64 (slower; for checks)")
     p.add_argument("--out", default=None, help="output folder [default: results/sweep-PROFILE]")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="JSON or TOML file of settings named as these flags (N, seeds, step, budget_factor, ...); "
+        "flags given on the command line override it; unknown keys are refused",
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="local devices to shard each cell's seeds over (on CPU, that many CPU devices are "
+        "created) [default: all local devices]",
+    )
+    p.add_argument(
+        "--cells-only", action="store_true", help="compute the cell files only, no summary or figure"
+    )
+    p.add_argument(
+        "--summary-only",
+        action="store_true",
+        help="compute nothing: summarise existing cell files (e.g. after a job array); a missing "
+        "or corrupt cell is an error",
+    )
+    dist = p.add_argument_group("several processes (one JAX job; see docs/scaling-out.md)")
+    dist.add_argument(
+        "--distributed",
+        action="store_true",
+        help="initialise jax.distributed and split the cells between processes (auto-detected on "
+        "SLURM / MPI; otherwise give the three flags below); process 0 writes the summary",
+    )
+    dist.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address of process 0")
+    dist.add_argument("--num-processes", type=int, default=None, help="number of processes")
+    dist.add_argument("--process-id", type=int, default=None, help="this process's id, 0..P-1")
     return p
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Parse the flags; values from --config FILE become defaults that the flags override."""
+    parser = build_parser()
+    argv = join_negative_values(argv)
+    args = parser.parse_args(argv)
+    if args.config is not None:
+        parser.set_defaults(**_sweep.load_config_file(args.config))
+        args = parser.parse_args(argv)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(join_negative_values(sys.argv[1:] if argv is None else argv))
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        if args.devices is not None and args.devices < 1:
+            raise claims.UsageError(f"--devices {args.devices} must be an integer >= 1")
+        if args.cells_only and args.summary_only:
+            raise claims.UsageError("--cells-only and --summary-only exclude each other: give one of them")
+        import jax
+
+        if args.devices is not None:  # must precede JAX's backend start; only affects the CPU backend
+            try:
+                jax.config.update("jax_num_cpu_devices", args.devices)
+            except RuntimeError:  # JAX already started (main() called in-process): checked below
+                pass
+        process, processes = 0, 1
+        if args.distributed:
+            _distributed.check_arguments(args.coordinator, args.num_processes, args.process_id)
+        elif any(x is not None for x in (args.coordinator, args.num_processes, args.process_id)):
+            raise claims.UsageError("--coordinator/--num-processes/--process-id need --distributed")
+        if args.distributed:
+            process, processes = _distributed.initialize(
+                args.coordinator, args.num_processes, args.process_id
+            )
+    except claims.UsageError as err:
+        print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
+        return 2
     claims.enable_compilation_cache()
     try:
         dtype = None
         if args.float64:
-            import jax
-
             jax.config.update("jax_enable_x64", True)
             dtype = "float64"
         config = claims.SweepConfig.from_profile(
@@ -160,20 +232,57 @@ def main(argv: list[str] | None = None) -> int:
         exp.dynamics  # theory first: refuses a task the student cannot see
         out = Path(args.out or f"results/sweep-{config.profile}")
         exp.check_budgets()
-        claims.check_writable(out)
+        if args.devices is not None and args.devices > len(jax.local_devices()):
+            raise claims.UsageError(
+                f"--devices {args.devices}: this process has {len(jax.local_devices())} "
+                f"{jax.default_backend()} device(s): use at most that many"
+            )
+        if not args.summary_only:
+            claims.check_writable(out)
     except claims.UsageError as err:
         print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
         return 2
 
-    print(f"theory: {exp.loss.verdict}")
-    print(
+    say = print if process == 0 else (lambda *a, **k: None)
+    say(f"theory: {exp.loss.verdict}")
+    say(
         f"sweep: task={config.task} latent={config.latent} activation={exp.activation} snr={config.snr} "
         f"N={list(config.dims)} seeds={config.seeds} start={config.start} engine={config.engine} -> {out}"
     )
     start = time.perf_counter()
+    failure = None
+    if not args.summary_only:
+        mine = _distributed.my_cells(exp, process, processes) if processes > 1 else list(config.dims)
+        if processes > 1:
+            print(f"process {process}/{processes}: cells N={mine}", flush=True)
+        try:
+            claims.run_cells(
+                exp,
+                out,
+                progress=not args.no_progress and process == 0,
+                dims=mine,
+                devices=args.devices,
+                log=lambda line: print(line, flush=True),
+            )
+        except claims.SimulationError as err:
+            failure, mine = err, []
+        if processes > 1:
+            counts = _distributed.gather_done(exp, mine)  # collective: also waits for every process
+            if failure is None and process == 0 and not counts.all():
+                missing = [d for d, c in zip(config.dims, counts, strict=True) if not c]
+                failure = f"cells N={missing} were not finished by any process: rerun the same command"
+        if failure is not None:
+            print(f"scaling_sweep.py: error: {failure}", file=sys.stderr)
+            return 2
+        if process != 0:
+            print(f"process {process}: cells done; process 0 writes the summary")
+            return 0
+        if args.cells_only:
+            print(f"wrote the cells of N={list(config.dims)} under {out / 'cells'}")
+            return 0
     try:
-        cells = claims.run_cells(exp, out, progress=not args.no_progress)
-    except claims.SimulationError as err:
+        cells = _sweep.load_cells(exp, out)
+    except ValueError as err:  # sims CellFileError: one line naming the file
         print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
         return 2
     summary = claims.analyse(exp, cells)

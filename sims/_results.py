@@ -3,12 +3,19 @@
 Every file carries the cell's configuration (JSON), its hash, the schema version, the package,
 JAX and jaxlib versions, the PRNG implementation and the engine. A file is reused only if its
 configuration hash and schema version match; it is never unpickled (netCDF via h5netcdf).
+
+`cell_status` says why a file cannot be reused (missing, corrupt, other schema, other config);
+`read_cell` turns that into None (the sweep recomputes the cell) and `load_cell` into a one-line
+`CellFileError` (for readers that must not recompute, e.g. combining the cells of other processes).
+A writer killed with SIGKILL may leave a hidden `.NAME.*.tmp` beside the target, never a partial
+target; `remove_stale_temporaries` clears them before the cell is recomputed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import glob
 import hashlib
 import json
 import os
@@ -22,6 +29,11 @@ import xarray as xr
 
 
 SCHEMA_VERSION = 1
+CELL_VARIABLES = ("initial_overlap", "overlap", "escape_samples", "max_abs_overlap", "finite")
+
+
+class CellFileError(ValueError):
+    """A result file that cannot be used: one line naming the file, the reason and what to do."""
 
 
 def package_version() -> str:
@@ -42,12 +54,21 @@ def provenance() -> dict:
         "schema_version": SCHEMA_VERSION,
         "package_version": package_version(),
         "jax_version": jax.__version__,
-        "jaxlib_version": getattr(jax.lib, "__version__", "unknown") if hasattr(jax, "lib") else "unknown",
+        "jaxlib_version": _jaxlib_version(),
         "backend": jax.default_backend(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
+
+
+def _jaxlib_version() -> str:
+    try:
+        import jaxlib
+
+        return str(jaxlib.__version__)
+    except Exception:  # noqa: BLE001
+        return "unknown"
 
 
 def _umask_mode() -> int:
@@ -114,18 +135,62 @@ def write_cell(path: Path, run: dict, steps, seeds, config: dict) -> xr.Dataset:
     return ds
 
 
-def read_cell(path: Path, config: dict | None = None) -> xr.Dataset | None:
-    """Load a cell file; None if it is missing, unreadable, or written for another config/schema."""
+def cell_status(
+    path: Path, config: dict | None = None, variables: tuple[str, ...] = ()
+) -> tuple[xr.Dataset | None, str]:
+    """(dataset, "ok") for a reusable file, else (None, reason): `missing`, `corrupt (...)`,
+    `schema version V (this code writes W)` or `written for another config`. `variables`: data
+    variables the file must hold (e.g. `CELL_VARIABLES` for `write_cell` files)."""
     path = Path(path)
     if not path.exists():
-        return None
+        return None, "missing"
     try:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds = ds.load()
-    except Exception:  # noqa: BLE001 - a corrupt file is recomputed
-        return None
-    if int(ds.attrs.get("schema_version", -1)) != SCHEMA_VERSION:
-        return None
-    if config is not None and ds.attrs.get("config_hash") != config_hash(config):
-        return None
+    except Exception as err:  # noqa: BLE001 - any unreadable file is corrupt
+        return None, f"corrupt ({type(err).__name__})"
+    try:
+        version = int(ds.attrs["schema_version"])
+        stored = json.loads(ds.attrs["config"])
+        stored_hash = str(ds.attrs["config_hash"])
+    except (KeyError, TypeError, ValueError):
+        return None, "corrupt (no provenance attributes)"
+    if version != SCHEMA_VERSION:
+        return None, f"schema version {version} (this code writes {SCHEMA_VERSION})"
+    missing = [v for v in variables if v not in ds]
+    if missing:
+        return None, f"corrupt (no variable {missing[0]!r})"
+    if config_hash(stored) != stored_hash:
+        return None, "corrupt (its config does not match its hash)"
+    if config is not None and stored_hash != config_hash(config):
+        return None, "written for another config"
+    return ds, "ok"
+
+
+def read_cell(path: Path, config: dict | None = None) -> xr.Dataset | None:
+    """Load a cell file; None if it is missing, unreadable, or written for another config/schema."""
+    return cell_status(path, config)[0]
+
+
+def load_cell(path: Path, config: dict | None = None, variables: tuple[str, ...] = ()) -> xr.Dataset:
+    """Load a cell file or raise `CellFileError` (one line: the file, why, and what to do)."""
+    ds, reason = cell_status(path, config, variables)
+    if ds is None:
+        raise CellFileError(
+            f"result file {str(path)!r} is {reason}: delete it and rerun the sweep (the cell is recomputed)"
+            if reason != "missing"
+            else f"result file {str(path)!r} is missing: run the sweep (or the job for this cell) first"
+        )
     return ds
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the hidden temporaries a killed writer of `path` left behind; returns them.
+
+    Call it only from the process that owns `path` (one writer per cell)."""
+    path = Path(path)
+    stale = [Path(p) for p in glob.glob(str(path.parent / f".{glob.escape(path.name)}.*.tmp"))]
+    for p in stale:
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    return stale
