@@ -151,6 +151,8 @@ def claim_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("ap_claims")
 
 
+# The fast tier runs every registered claim at smoke scale once, in tests/test_claims.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_claim_holds_at_smoke_tier(name, claim_dir):
     result = REGISTRY[name].run("smoke", claim_dir)

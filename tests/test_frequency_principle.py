@@ -181,6 +181,8 @@ def smoke_out(tmp_path_factory):
     return tmp_path_factory.mktemp("fp-smoke")
 
 
+# The fast tier runs every registered claim at smoke scale once, in tests/test_claims.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CLAIMS)
 def test_claim_holds_at_smoke_tier(name, smoke_out):
     result = REGISTRY[name].run("smoke", smoke_out)
@@ -190,6 +192,7 @@ def test_claim_holds_at_smoke_tier(name, smoke_out):
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_smoke_results_carry_provenance(smoke_out):
     for name in CLAIMS:  # cached when the claims above ran in this module
         REGISTRY[name].run("smoke", smoke_out)

@@ -276,6 +276,8 @@ def test_cli_tiny_sweep_writes_resumable_cells(tmp_path, capsys):
 
 
 # ---- registered claims -------------------------------------------------------------------------
+# The fast tier runs every registered claim at smoke scale once, in tests/test_claims.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in _registry.REGISTRY if n.startswith("powerlaw.")])
 def test_powerlaw_claims_hold_at_smoke(name, tmp_path_factory):
     out = tmp_path_factory.getbasetemp() / "powerlaw-claims"

@@ -194,6 +194,8 @@ def test_all_claims_registered():
     }
 
 
+# The fast tier runs every registered claim at smoke scale once, in tests/test_claims.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CLAIMS)
 def test_claim_holds_at_smoke(name, tmp_path):
     res = REGISTRY[name].run("smoke", tmp_path)

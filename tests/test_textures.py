@@ -262,6 +262,8 @@ def test_script_bad_input(tmp_path, capsys, argv, words):
     assert not (tmp_path / "o" / "summary.json").exists()
 
 
+# The fast tier runs every registered claim at smoke scale once, in tests/test_claims.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["textures.surrogates_exact", "textures.amplitude_before_phase"])
 def test_claims_smoke(name, tmp_path):
     res = REGISTRY[name].run("smoke", tmp_path)
