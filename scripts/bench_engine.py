@@ -372,7 +372,7 @@ def main(argv=None) -> int:
                     row["error"] = str(err).strip().splitlines()[0][:100]
                     print(f"  devices {cls.name} {impl}: 2 devices failed: {row['error']}", file=sys.stderr)
                     drows.append(row)
-                    continue
+                    break  # the other seed counts fail alike
                 check_ran_through(last2, f"{cls.name} N={N} on 2 devices")
                 per = steps * N * seeds / 1e9
                 row.update(one=t["1"] / per, two=t["2"] / per)
