@@ -237,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"--devices {args.devices}: this process has {len(jax.local_devices())} "
                 f"{jax.default_backend()} device(s): use at most that many"
             )
-        if not args.summary_only:
-            claims.check_writable(out)
+        claims.check_writable(out)
     except claims.UsageError as err:
         print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
         return 2
