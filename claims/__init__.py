@@ -6,6 +6,7 @@
 """
 
 from . import (
+    _distributed,  # noqa: F401
     amplitude_phase,  # noqa: F401
     frequency_principle,  # noqa: F401
     phase_only,  # noqa: F401  (registers the claims)
@@ -24,6 +25,8 @@ from ._sweep import (
     analyse,
     cell_path,
     check_writable,
+    load_cells,
+    load_config_file,
     run_cells,
     write_summary,
 )
@@ -44,6 +47,8 @@ __all__ = [
     "analyse",
     "enable_compilation_cache",
     "cell_path",
+    "load_cells",
+    "load_config_file",
     "check_writable",
     "register",
     "run_cells",

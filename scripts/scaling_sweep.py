@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--task",
         default=None,
         help="phase (classes differ only in phase: k=4 for symmetric "
-        "latents), amplitude (power along u: k=2) or mean (k=1) [default: phase]",
+        "latents), amplitude (power along u: k=2), mean (k=1), or powerlaw (phase task with a shared "
+        "(1+f)^-alpha spectrum; see --alpha, --placement, --preactivation) [default: phase]",
     )
     p.add_argument(
         "--latent",
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     dist.add_argument("--coordinator", default=None, metavar="HOST:PORT", help="address of process 0")
     dist.add_argument("--num-processes", type=int, default=None, help="number of processes")
     dist.add_argument("--process-id", type=int, default=None, help="this process's id, 0..P-1")
+    claims.powerlaw.add_powerlaw_arguments(p)
     return p
 
 
@@ -205,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
         return 2
     claims.enable_compilation_cache()
+    if args.task == "powerlaw":  # the coloured-spectrum sweep has its own pipeline (claims/powerlaw.py)
+        return claims.powerlaw.run_powerlaw_sweep(args)
     try:
         dtype = None
         if args.float64:

@@ -37,7 +37,19 @@ from ._powerlaw import (
     power_spectrum,
     sample_coloured_class,
 )
-from ._results import SCHEMA_VERSION, atomic_write_bytes, config_hash, provenance, read_cell, write_cell
+from ._results import (
+    CELL_VARIABLES,
+    SCHEMA_VERSION,
+    CellFileError,
+    atomic_write_bytes,
+    cell_status,
+    config_hash,
+    load_cell,
+    provenance,
+    read_cell,
+    remove_stale_temporaries,
+    write_cell,
+)
 from ._stats import (
     N_BOOT,
     Estimate,
@@ -67,6 +79,11 @@ from ._two_direction import (
 
 
 __all__ = [
+    "CELL_VARIABLES",
+    "CellFileError",
+    "cell_status",
+    "load_cell",
+    "remove_stale_temporaries",
     "load_cifar100",
     "load_image_folder",
     "MODEL_NAMES",
