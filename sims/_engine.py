@@ -73,9 +73,20 @@ def chisquare(key: jax.Array, df: int, dtype=jnp.float32) -> jax.Array:
     return jax.lax.while_loop(lambda st: ~st[2], body, init)[1]
 
 
-def _devices(requested: int | None, n_traj: int) -> list:
-    """The local devices a run is sharded over (trajectories are split evenly between them)."""
+def _devices(requested: int | None, n_traj: int, prng_impl: str = "threefry2x32") -> list:
+    """The local devices a run is sharded over (trajectories are split evenly between them).
+
+    Only threefry keys shard: with jax 0.10 on CPU, a philox draw inside a sharded program fails to
+    compile, so other PRNG implementations run on one device (and refuse an explicit request for
+    more)."""
     available = jax.local_devices()
+    if prng_impl != "threefry2x32":
+        if requested not in (None, 1):
+            raise ValueError(
+                f"devices={requested!r} with prng_impl={prng_impl!r}: only threefry2x32 keys can be "
+                "sharded over devices; use devices=1 or threefry2x32"
+            )
+        return available[:1]
     if requested is None:
         return available[: max(1, min(len(available), n_traj))]
     if not isinstance(requested, int | np.integer) or not 1 <= requested <= len(available):
@@ -252,7 +263,7 @@ class _SphericalSGD:
         ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
         n_step, n_seed = steps.size, seeds.size
         n_traj = n_step * n_seed
-        devices = _devices(devices, n_traj)
+        devices = _devices(devices, n_traj, self.prng_impl)
         keys = self.seed_keys(root_seed, seeds)
         state0, aux = self.initial_state(keys)
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)

@@ -241,6 +241,8 @@ def test_sde_rung_validates_its_coefficients():
 def test_devices_argument_is_validated():
     with pytest.raises(ValueError, match="local device"):
         _engine().run([1e-4], [0], 100, devices=99)
+    with pytest.raises(ValueError, match="only threefry2x32 keys can be sharded"):
+        _engine(prng_impl="philox4x32").run([1e-4], [0], 100, devices=2)
 
 
 def test_one_and_two_cpu_devices_give_bitwise_the_same_numbers():
