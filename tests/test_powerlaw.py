@@ -217,7 +217,7 @@ def _parser():
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return cp.add_powerlaw_arguments(mod.build_parser())
+    return mod.build_parser()  # scaling_sweep.py adds the power-law flags itself
 
 
 @pytest.mark.parametrize(
