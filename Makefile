@@ -25,10 +25,10 @@ sweep: $(STAMP)
 	$(BIN)/python scripts/scaling_sweep.py --profile $(PROFILE) --out results/sweep-$(PROFILE)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "slow or not slow"
 
 verify: $(STAMP)
 	$(BIN)/python scripts/verify.py --tier $(TIER)

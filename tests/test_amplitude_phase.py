@@ -130,6 +130,7 @@ def test_engine_validation():
         eng.run(0.1, [-1], 10)
 
 
+@pytest.mark.slow  # kept out of the 10-minute fast tier
 def test_two_layer_student_best_unit_and_reproducibility():
     task = sd.TwoDirectionTask(0.5, 10.0, 1.0)
     eng = sd.TwoDirectionSGD(10, task, "he2", units=3, start="random", escape=(0.6, 0.45))

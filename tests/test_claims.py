@@ -14,6 +14,10 @@ import pytest
 import claims
 
 
+# Under pytest-xdist (`make test` runs 2 workers), every test of this module goes to one worker, so
+# the session fixture below runs `verify.py --tier smoke` once.
+pytestmark = pytest.mark.xdist_group("verify-smoke")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

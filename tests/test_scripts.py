@@ -13,6 +13,9 @@ import pytest
 import claims
 
 
+# Under pytest-xdist, this module's tests share one worker and so its session fixtures run once.
+pytestmark = pytest.mark.xdist_group("scripts")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -139,6 +142,7 @@ def test_verify_refuses_unknown_tier_and_claim(tmp_path):
     assert run_script("verify.py", "--claim", "nope", "--out", str(tmp_path)).returncode == 2
 
 
+@pytest.mark.slow  # kept out of the 10-minute fast tier
 def test_float64_sweep_runs_and_is_recorded(tmp_path):
     proc = run_script(
         "scaling_sweep.py",
@@ -169,6 +173,7 @@ def test_benchmark_script_runs_in_quick_mode(tmp_path):
     assert "engine/floor" in (tmp_path / "bench.md").read_text()
 
 
+@pytest.mark.slow  # kept out of the 10-minute fast tier
 def test_negative_activation_can_follow_the_flag_with_a_space(tmp_path):
     proc = run_script(
         "scaling_sweep.py",

@@ -206,6 +206,7 @@ def test_reduced_engine_refuses_non_isotropic_noise():
     assert sims.reduced_is_exact("gaussian") and not sims.reduced_is_exact("fixed_amplitude")
 
 
+@pytest.mark.slow  # the registered claim dynamics.ladder checks the same in the fast tier
 def test_reduced_and_sde_rungs_escape_near_the_ode():
     """Loose sanity check at N = 32 (the KS comparison with the full engine is a registered claim)."""
     exp = _experiment_for(32)
@@ -245,6 +246,7 @@ def test_devices_argument_is_validated():
         _engine(prng_impl="philox4x32").run([1e-4], [0], 100, devices=2)
 
 
+@pytest.mark.slow  # tests/test_reliability.py checks the reduced engine in the fast tier
 def test_one_and_two_cpu_devices_give_bitwise_the_same_numbers():
     import subprocess
     import sys
@@ -369,7 +371,7 @@ from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     shape=st.one_of(st.tuples(st.integers(4, 40)), st.tuples(st.integers(2, 7), st.integers(2, 7))),
     seed=st.integers(0, 2**16),
