@@ -49,6 +49,16 @@ def _report(token, t, n_done):
         fn(int(t), int(n_done))
 
 
+def check_dimensions(dim, shape, batch) -> None:
+    """Validate an engine's N, input shape and batch size (shared by every online-SGD engine)."""
+    if not isinstance(dim, int | np.integer) or dim < 4:
+        raise ValueError(f"dimension N={dim!r} is too small: use N >= 4")
+    if shape is not None and int(np.prod(shape)) != dim:
+        raise ValueError(f"shape {shape} does not have N={dim} pixels")
+    if not isinstance(batch, int | np.integer) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+
+
 def chisquare(key: jax.Array, df: int, dtype=jnp.float32) -> jax.Array:
     """One exact chi-square variate with `df` >= 2 degrees of freedom: 2 Gamma(df/2) by
     Marsaglia and Tsang's rejection method (shape >= 1), in a small while loop that compiles far
@@ -132,12 +142,7 @@ class _SphericalSGD:
     name = "abstract"
 
     def __post_init__(self):
-        if not isinstance(self.dim, int | np.integer) or self.dim < 4:
-            raise ValueError(f"dimension N={self.dim!r} is too small: use N >= 4")
-        if self.shape is not None and int(np.prod(self.shape)) != self.dim:
-            raise ValueError(f"shape {self.shape} does not have N={self.dim} pixels")
-        if not isinstance(self.batch, int | np.integer) or self.batch < 1:
-            raise ValueError(f"batch must be a positive integer, got {self.batch!r}")
+        check_dimensions(self.dim, self.shape, self.batch)
         if self.noise not in NOISE_NAMES:
             raise ValueError(f"unknown noise {self.noise!r}: use one of {', '.join(NOISE_NAMES)}")
         if self.start not in START_NAMES:

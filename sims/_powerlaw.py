@@ -52,6 +52,7 @@ import numpy as np
 
 from ._activations import activation_derivative
 from ._data import FourierBasis, SpikeTask, draw_noise
+from ._engine import check_dimensions
 
 
 PREACTIVATIONS = ("normalised", "plain")
@@ -223,12 +224,7 @@ class ColouredSGD:
     shape: tuple[int, ...] | None = None
 
     def __post_init__(self):
-        if not isinstance(self.dim, int | np.integer) or self.dim < 4:
-            raise ValueError(f"dimension N={self.dim!r} is too small: use N >= 4")
-        if self.shape is not None and int(np.prod(self.shape)) != self.dim:
-            raise ValueError(f"shape {self.shape} does not have N={self.dim} pixels")
-        if not isinstance(self.batch, int | np.integer) or self.batch < 1:
-            raise ValueError(f"batch must be a positive integer, got {self.batch!r}")
+        check_dimensions(self.dim, self.shape, self.batch)
         if self.preactivation not in PREACTIVATIONS:
             raise ValueError(
                 f"unknown preactivation {self.preactivation!r}: use one of {', '.join(PREACTIVATIONS)}"
