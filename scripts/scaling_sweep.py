@@ -17,6 +17,7 @@ one cell per cluster job. Every path writes the same cell files, and a rerun ski
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="local devices to shard each cell's seeds over (on CPU, that many CPU devices are "
-        "created) [default: all local devices]",
+        "created) [default: on CPU, one device per core (at most 8); otherwise all local devices]",
     )
     p.add_argument(
         "--cells-only", action="store_true", help="compute the cell files only, no summary or figure"
@@ -190,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
             raise claims.UsageError("--cells-only and --summary-only exclude each other: give one of them")
         import jax
 
-        if args.devices is not None:  # must precede JAX's backend start; only affects the CPU backend
+        # must precede JAX's backend start; only affects the CPU backend
+        cpu_devices = args.devices if args.devices is not None else min(8, len(os.sched_getaffinity(0)))
+        if args.devices is not None or not args.distributed:
             try:
-                jax.config.update("jax_num_cpu_devices", args.devices)
+                jax.config.update("jax_num_cpu_devices", cpu_devices)
             except RuntimeError:  # JAX already started (main() called in-process): checked below
                 pass
         process, processes = 0, 1

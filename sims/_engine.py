@@ -36,17 +36,34 @@ from ._data import NOISE_NAMES, FourierBasis, SpikeTask, draw_noise, draw_spike
 
 
 START_NAMES = ("random", "conditioned")
-ENGINE_VERSION = 1
+CHUNK = 8
+"""Trajectories per chunk: a run pads its trajectories to whole chunks and computes the chunks one
+after the other (split over devices), each with the same compiled program, so that a trajectory's
+numbers are bitwise the same alone, in any batch and on any device count."""
+ENGINE_VERSION = 2
 """Bumped whenever a change alters the numbers the engine produces; stored cells of an older version
 are recomputed."""
 
 _PROGRESS: dict[int, Callable[[int, int], None]] = {}
 
 
-def _report(token, t, n_done):
+def _report(token, chunk, t, n_done):
     fn = _PROGRESS.get(int(token))
     if fn is not None:
-        fn(int(t), int(n_done))
+        fn(int(chunk), int(t), int(n_done))
+
+
+class _ChunkProgress:
+    """Turns per-chunk reports into progress(samples, trajectories_done) for the whole run:
+    samples is the mean over chunks of the samples each has run (chunks not yet started count 0)."""
+
+    def __init__(self, progress, n_chunks: int, batch: int, n_traj: int):
+        self.progress, self.batch, self.n_traj = progress, batch, n_traj
+        self.t, self.done = np.zeros(n_chunks), np.zeros(n_chunks, int)
+
+    def __call__(self, chunk: int, t: int, n_done: int) -> None:
+        self.t[chunk], self.done[chunk] = t, n_done
+        self.progress(int(self.t.mean() * self.batch), min(int(self.done.sum()), self.n_traj))
 
 
 def check_dimensions(dim, shape, batch) -> None:
@@ -81,6 +98,15 @@ def chisquare(key: jax.Array, df: int, dtype=jnp.float32) -> jax.Array:
 
     init = (jnp.uint32(0), jnp.zeros((), dtype), jnp.zeros((), bool))
     return jax.lax.while_loop(lambda st: ~st[2], body, init)[1]
+
+
+def packed_signs(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Independent fair +-1 signs of the given shape, 32 per random word (the bits of
+    ceil(size/32) uint32 draws), instead of one word each as `jax.random.rademacher` uses."""
+    size = math.prod(shape)
+    words = jax.random.bits(key, (-(-size // 32),), jnp.uint32)
+    bits = (words[:, None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
+    return (1 - 2 * bits.reshape(-1)[:size].astype(dtype)).reshape(shape)
 
 
 def _devices(requested: int | None, n_traj: int, prng_impl: str = "threefry2x32") -> list:
@@ -164,8 +190,17 @@ class _SphericalSGD:
         """(state, aux) of one trajectory from its key; aux is constant along the run."""
         raise NotImplementedError
 
-    def _step_one(self, state, aux, data_key: jax.Array, step: jax.Array, t: jax.Array):
-        """The state after step t (t = 1, 2, ...) of one trajectory."""
+    steps_per_draw = 1
+    """Steps whose random numbers one draw produces (a block): the data key of block b (steps
+    bK+1 .. bK+K, b = 0, 1, ...) is fold_in(data_key, b + 1), so with K = 1 step t uses
+    fold_in(data_key, t). Large draws amortise the PRNG's fixed cost per call."""
+
+    def _draws_one(self, block_key: jax.Array):
+        """The random numbers of one block of one trajectory: a pytree with leading axis K."""
+        return block_key[None]
+
+    def _step_one(self, state, aux, draw, step: jax.Array):
+        """The state after one step of one trajectory, given that step's slice of the draws."""
         raise NotImplementedError
 
     def _overlap_one(self, state, aux) -> jax.Array:
@@ -192,12 +227,14 @@ class _SphericalSGD:
 
     # -- the compiled run ----------------------------------------------------------------------
     @ft.cached_property
-    def _compiled(self):
+    def _run_local(self):
         m_esc = self.m_escape
-        step_batch = jax.vmap(self._step_one, in_axes=(0, 0, 0, 0, None))
+        K = int(self.steps_per_draw)
+        step_batch = jax.vmap(self._step_one)
+        draw_batch = jax.vmap(self._draws_one)
         overlap = jax.vmap(self._overlap_one)
 
-        def run(state0, aux, data_keys, steps, ends, token):
+        def run_chunk(chunk, state0, aux, data_keys, steps, ends, token):
             m0 = overlap(state0, aux)
             S = m0.shape[0]
 
@@ -207,18 +244,39 @@ class _SphericalSGD:
                     return (t < t_end) & ~jnp.all((esc >= 0) | bad)
 
                 def inner(c):
+                    # One block of K steps; after a checkpoint inside a block, the block is drawn
+                    # again and only its remaining steps are taken (same numbers either way).
                     state, t, esc, mx, bad = c
-                    t = t + 1
-                    state = step_batch(state, aux, data_keys, steps, t)
-                    m = overlap(state, aux)
-                    am = jnp.abs(m)
-                    esc = jnp.where((esc < 0) & (am >= m_esc), t, esc)
-                    bad = bad | ~jnp.isfinite(m)
-                    return state, t, esc, jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0)), bad
+                    block = t // K
+                    base = block * K
+                    keys = jax.vmap(lambda k: jax.random.fold_in(k, block + 1))(data_keys)
+                    draws = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), draw_batch(keys))
+
+                    def one(c2, xs):
+                        state, esc, mx, bad = c2
+                        j, draw = xs
+                        tj = base + j + 1
+                        new = step_batch(state, aux, draw, steps)
+                        if K == 1:
+                            live = jnp.bool_(True)
+                        else:
+                            live = (tj > t) & (tj <= t_end)
+                            new = jax.tree.map(lambda n, o: jnp.where(live, n, o), new, state)
+                        m = overlap(new, aux)
+                        am = jnp.abs(m)
+                        esc = jnp.where(live & (esc < 0) & (am >= m_esc), tj, esc)
+                        bad = bad | ~jnp.isfinite(m)
+                        mx = jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0))
+                        return (new, esc, mx, bad), None
+
+                    (state, esc, mx, bad), _ = jax.lax.scan(
+                        one, (state, esc, mx, bad), (jnp.arange(K, dtype=jnp.int32), draws)
+                    )
+                    return state, jnp.minimum(base + K, t_end), esc, mx, bad
 
                 carry = jax.lax.while_loop(cond, inner, carry)
                 state, t, esc, mx, bad = carry
-                jax.debug.callback(_report, token, t, jnp.sum((esc >= 0) | bad))
+                jax.debug.callback(_report, token, chunk, t, jnp.sum((esc >= 0) | bad))
                 return carry, (overlap(state, aux), t)
 
             esc0 = jnp.where(jnp.abs(m0) >= m_esc, 0, -1).astype(jnp.int32)  # escaped at the start
@@ -226,7 +284,12 @@ class _SphericalSGD:
             (_, _, esc, mx, bad), (ms, ts) = jax.lax.scan(body, init, ends)
             return m0, ms, ts, esc, mx, bad
 
-        return jax.jit(run)
+        def run_local(chunks, state0, aux, data_keys, steps, ends, token):
+            # Chunks of CHUNK trajectories one after the other, each with its own loops: every
+            # trajectory is computed by the same program whatever the batch and device count.
+            return jax.lax.map(lambda a: run_chunk(*a, ends, token), (chunks, state0, aux, data_keys, steps))
+
+        return run_local
 
     def run(
         self,
@@ -268,7 +331,7 @@ class _SphericalSGD:
         ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
         n_step, n_seed = steps.size, seeds.size
         n_traj = n_step * n_seed
-        devices = _devices(devices, n_traj, self.prng_impl)
+        devices = _devices(devices, -(-n_traj // CHUNK), self.prng_impl)
         keys = self.seed_keys(root_seed, seeds)
         state0, aux = self.initial_state(keys)
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
@@ -276,20 +339,29 @@ class _SphericalSGD:
         tile = lambda a: jnp.tile(a, (n_step,) + (1,) * (a.ndim - 1))
         with np.errstate(over="ignore"):  # a step beyond the dtype's range runs as inf -> NaN flag
             flat_steps = jnp.repeat(jnp.asarray(steps.astype(self.dtype)), n_seed)
+        traj = (jax.tree.map(tile, state0), jax.tree.map(tile, aux), tile(data_keys), flat_steps)
+        # Pad with copies of the last trajectory (dropped below) to whole chunks, as many per device.
+        n_chunks = -(-n_traj // (CHUNK * len(devices))) * len(devices)
+        pad = n_chunks * CHUNK - n_traj
+        if pad:
+            traj = jax.tree.map(lambda a: jnp.concatenate([a] + [a[-1:]] * pad), traj)
+        traj = jax.tree.map(lambda a: a.reshape((n_chunks, CHUNK) + a.shape[1:]), traj)
+        chunks = jnp.arange(n_chunks, dtype=jnp.int32)
         token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
         if progress is not None:
-            _PROGRESS[token] = lambda t, d: progress(t * self.batch, d)
-        traj = (jax.tree.map(tile, state0), jax.tree.map(tile, aux), tile(data_keys), flat_steps)
-        pad = -n_traj % len(devices)
-        if pad:  # repeat the last trajectory so that every device gets as many; dropped below
-            traj = jax.tree.map(lambda a: jnp.concatenate([a] + [a[-1:]] * pad), traj)
+            _PROGRESS[token] = _ChunkProgress(progress, n_chunks, self.batch, n_traj)
+        args = (chunks, *traj, jnp.asarray(ends, jnp.int32), jnp.int32(token))
+        fn = self._run_local
         if len(devices) > 1:
-            mesh = jax.sharding.Mesh(np.asarray(devices), ("trajectory",))
-            split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("trajectory"))
-            traj = jax.device_put(traj, split)
-        args = (*traj, jnp.asarray(ends, jnp.int32), jnp.int32(token))
+            mesh = jax.sharding.Mesh(np.asarray(devices), ("chunk",))
+            P = jax.sharding.PartitionSpec
+            fn = jax.shard_map(
+                fn, mesh=mesh, in_specs=(P("chunk"),) * 5 + (P(), P()), out_specs=P("chunk"), check_vma=False
+            )
+            split = jax.sharding.NamedSharding(mesh, P("chunk"))
+            args = (*jax.device_put(args[:5], split), *args[5:])
         start = time.perf_counter()
-        compiled = self._compiled.lower(*args).compile()
+        compiled = jax.jit(fn).lower(*args).compile()
         compile_seconds = time.perf_counter() - start
         start = time.perf_counter()
         try:
@@ -298,10 +370,11 @@ class _SphericalSGD:
             _PROGRESS.pop(token, None)
         wall = time.perf_counter() - start
         m0, ms, ts, esc, mx, bad = (np.asarray(a) for a in out)
-        m0, esc, mx, bad = (a[:n_traj] for a in (m0, esc, mx, bad))
-        ms = ms[:, :n_traj]
-        reached = ts == ends  # checkpoints actually reached (the run stops when all escaped)
-        ms = np.where(reached[:, None], ms, np.nan).T
+        m0, esc, mx, bad = (a.reshape(-1)[:n_traj] for a in (m0, esc, mx, bad))
+        ms = ms.transpose(0, 2, 1).reshape(n_chunks * CHUNK, -1)[:n_traj]  # (trajectory, checkpoint)
+        # checkpoints each chunk actually reached (a chunk stops once all its trajectories escaped)
+        reached = np.repeat(ts == ends, CHUNK, axis=0)[:n_traj]
+        ms = np.where(reached, ms, np.nan)
         shape = (n_step, n_seed)
         escape = np.where(esc >= 0, esc.astype(np.float64) * self.batch, np.nan)
         return {
@@ -342,11 +415,10 @@ class OnlineSGD(_SphericalSGD):
     def _overlap_one(self, w, u):
         return jnp.dot(w, u, precision="highest")
 
-    def _step_one(self, w, u, data_key, step, t):
+    def _step_one(self, w, u, key, step):
         dtype = jnp.dtype(self.dtype)
         basis, task, B, N = self.basis, self.task, int(self.batch), int(self.dim)
         dsigma = activation_derivative(self.activation)
-        key = jax.random.fold_in(data_key, t)
         k_z, k_y, k_g = jax.random.split(key, 3)
         z = draw_noise(k_z, basis, (B,), self.noise, dtype)
         y = jax.random.rademacher(k_y, (B,), dtype)
@@ -418,17 +490,31 @@ class ReducedSGD(_SphericalSGD):
     def _overlap_one(self, m, aux):
         return m
 
-    def _step_one(self, m, aux, data_key, step, t):
+    @property
+    def steps_per_draw(self) -> int:
+        """About 4096 samples of one trajectory per draw, at most 64 steps (a function of the
+        batch only, so a trajectory's numbers do not depend on how many run beside it)."""
+        return max(1, min(64, 4096 // int(self.batch)))
+
+    def _draws_one(self, block_key):
         dtype = jnp.dtype(self.dtype)
-        task, B, N = self.task, int(self.batch), int(self.dim)
+        K, B, N = self.steps_per_draw, int(self.batch), int(self.dim)
+        k_z, k_y, k_g, k_c = jax.random.split(block_key, 4)
+        z = jax.random.normal(k_z, (K, 2, B), dtype)
+        y = packed_signs(k_y, (K, B), dtype)
+        latent = self.task.latent
+        if latent.kind == "discrete" and latent.atoms == (-1.0, 1.0) and latent.probs == (0.5, 0.5):
+            g = packed_signs(k_g, (K, B), dtype)  # Rademacher latent: 32 per word as well
+        else:
+            g = latent.sample(k_g, (K, B), dtype)
+        chi = jax.vmap(lambda k: chisquare(k, N - 2, dtype))(jax.random.split(k_c, K))
+        return z, y, g, chi
+
+    def _step_one(self, m, aux, draw, step):
+        task, N = self.task, int(self.dim)
         dsigma = activation_derivative(self.activation)
-        key = jax.random.fold_in(data_key, t)
-        k_z, k_y, k_g, k_c = jax.random.split(key, 4)
-        z = jax.random.normal(k_z, (2, B), dtype)
+        z, y, g, chi = draw
         z_u, z_e = z[0], z[1]
-        y = jax.random.rademacher(k_y, (B,), dtype)
-        g = task.latent.sample(k_g, (B,), dtype)
-        chi = chisquare(k_c, N - 2, dtype)
         x_u = jnp.where(y > 0, task.spike_coordinate(z_u, g), z_u)
         c = jnp.sqrt((1 - m) * (1 + m))
         a = y * dsigma(m * x_u + c * z_e)
@@ -465,11 +551,16 @@ class OverlapSDE(ReducedSGD):
         if not (math.isfinite(self.gradient_scale) and self.gradient_scale > 0):
             raise ValueError(f"gradient_scale must be positive, got {self.gradient_scale!r}")
 
-    def _step_one(self, m, aux, data_key, step, t):
-        dtype = jnp.dtype(self.dtype)
+    @property
+    def steps_per_draw(self) -> int:
+        return 256
+
+    def _draws_one(self, block_key):
+        return jax.random.normal(block_key, (self.steps_per_draw,), jnp.dtype(self.dtype))
+
+    def _step_one(self, m, aux, xi, step):
         B, N, s = float(self.batch), float(self.dim), self.gradient_scale
-        xi = jax.random.normal(jax.random.fold_in(data_key, t), (), dtype)
-        force = jnp.polyval(jnp.asarray(self.force_coefficients[::-1], dtype), m)
+        force = jnp.polyval(jnp.asarray(self.force_coefficients[::-1], m.dtype), m)
         mu = step / N * (1 - m * m) * force - step * step / (2 * N) * s * m
         m_new = m + B * mu + math.sqrt(B * s) * (step / N) * xi
         return jnp.clip(m_new, -1.0, 1.0)

@@ -355,11 +355,6 @@ def test_a_seed_alone_agrees_with_the_same_seed_in_a_batch_to_a_few_ulp(determin
     assert int(common) >= 3 and float(diff) <= 4 * np.finfo(np.float64).eps, determinism
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="XLA on CPU compiles a batch of 1 differently from a batch of 4: last-bit differences "
-    "(measured 2.2e-16 in float64); see docs/scaling-out.md",
-)
 def test_a_seed_alone_is_bitwise_the_same_trajectory_as_in_a_batch(determinism):
     assert determinism["alone-vs-batch"].split()[0] == "True", determinism
 
