@@ -19,9 +19,14 @@ escapes:
    against `run(devices=2)` (the script asks JAX for two CPU devices before JAX starts).
 
 A **floor** is the engine's own random numbers only, vmapped over seeds inside a jitted
-`lax.fori_loop` with a sum carried so that nothing is optimised away: full: fold_in(data_key, t),
-split 3, normal (B, N), rademacher (B,), latent (B,); reduced: fold_in(data_key, t), split 4,
-normal (2, B), rademacher (B,), latent (B,), chi-square with N-2 degrees of freedom.
+`lax.fori_loop` with a sum carried so that nothing is optimised away: full, per step:
+fold_in(data_key, t), split 3, normal (B, N), rademacher (B,), latent (B,); reduced, per block of
+K = steps_per_draw steps: fold_in(data_key, b), split 4, normal (K, 2, B), labels and latents as
+packed bits (K, B) each, K chi-squares with N-2 degrees of freedom.
+
+Engines run their trajectories in chunks of 8 (padded), which makes a trajectory bitwise the same
+alone or in a batch; the one-seed shapes use `chunk=1` engines so that they time one trajectory,
+not a padded chunk of 8.
 
 Engine times are `run(...)["wall_seconds"]` (compile excluded), best of --repeats after a warm-up;
 the things compared in one row are interleaved so that a change in background load hits them
@@ -47,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import sims
+from sims._engine import chisquare, packed_signs
 
 
 STEP = 1e-4  # BAGJ step delta: tiny, so no trajectory escapes within the budget
@@ -152,11 +158,15 @@ def time_numpy(N: int, n: int, repeats: int) -> float:
 def floor_fn(engine, steps: int, draws: tuple[str, ...] = DRAWS):
     """Jitted: the engine's random draws (those named in `draws`) for `steps` steps per data key.
 
-    The key derivation (fold_in, split) is always done; `keys` alone keeps only it.
+    The key derivation (fold_in, split) is always done; `keys` alone keeps only it. The full
+    engine draws per step; the reduced one per block of K = engine.steps_per_draw steps (block b
+    uses fold_in(data_key, b + 1)), as `sims.ReducedSGD._draws_one` does.
     """
     B, N, latent = int(engine.batch), int(engine.dim), engine.task.latent
     dtype = jnp.dtype(engine.dtype)
     reduced = isinstance(engine, sims.ReducedSGD)
+    K = int(engine.steps_per_draw)
+    n_draws = -(-steps // K)
 
     def one(data_key, acc):
         def body(t, acc):
@@ -165,18 +175,25 @@ def floor_fn(engine, steps: int, draws: tuple[str, ...] = DRAWS):
                 acc = acc + jnp.sum(jax.random.key_data(keys)).astype(dtype)
             if "normal" in draws:
                 if reduced:
-                    acc = acc + jnp.sum(jax.random.normal(keys[0], (2, B), dtype))
+                    acc = acc + jnp.sum(jax.random.normal(keys[0], (K, 2, B), dtype))
                 else:
                     acc = acc + jnp.sum(sims.draw_noise(keys[0], engine.basis, (B,), engine.noise, dtype))
             if "rademacher" in draws:
-                acc = acc + jnp.sum(jax.random.rademacher(keys[1], (B,), dtype))
+                if reduced:  # labels as packed bits
+                    acc = acc + jnp.sum(packed_signs(keys[1], (K, B), dtype))
+                else:
+                    acc = acc + jnp.sum(jax.random.rademacher(keys[1], (B,), dtype))
             if "latent" in draws:
-                acc = acc + jnp.sum(latent.sample(keys[2], (B,), dtype))
+                if reduced:  # a Rademacher latent, packed bits too
+                    acc = acc + jnp.sum(packed_signs(keys[2], (K, B), dtype))
+                else:
+                    acc = acc + jnp.sum(latent.sample(keys[2], (B,), dtype))
             if reduced and "chisquare" in draws:
-                acc = acc + jax.random.chisquare(keys[3], N - 2, (), dtype)
+                chi = jax.vmap(lambda k: chisquare(k, N - 2, dtype))(jax.random.split(keys[3], K))
+                acc = acc + jnp.sum(chi)
             return acc
 
-        return jax.lax.fori_loop(1, steps + 1, body, acc)
+        return jax.lax.fori_loop(1, n_draws + 1, body, acc)
 
     return jax.jit(jax.vmap(one))
 
@@ -185,12 +202,14 @@ _ENGINES: dict = {}
 _FLOORS: dict = {}
 
 
-def make_engine(cls, N: int, B: int, impl: str):
-    """One engine object per configuration, so that its compiled runs are reused across sections."""
-    key = (cls.name, N, B, impl)
+def make_engine(cls, N: int, B: int, impl: str, seeds: int = 16):
+    """One engine object per configuration, so that its compiled runs are reused across sections;
+    one seed runs with chunk=1 (no padding)."""
+    chunk = 1 if seeds == 1 else sims.CHUNK
+    key = (cls.name, N, B, impl, chunk)
     if key not in _ENGINES:
         task = sims.SpikeTask.make("phase", SNR, "rademacher")
-        _ENGINES[key] = cls(N, task, ACTIVATION, batch=B, prng_impl=impl)
+        _ENGINES[key] = cls(N, task, ACTIVATION, batch=B, prng_impl=impl, chunk=chunk)
     return _ENGINES[key]
 
 
@@ -294,7 +313,7 @@ def main(argv=None) -> int:
             for batch, seeds in shapes:
                 B = N if batch == "N" else batch
                 steps = full_steps(B, N, seeds)
-                engine = make_engine(sims.OnlineSGD, N, B, impl)
+                engine = make_engine(sims.OnlineSGD, N, B, impl, seeds)
                 run, last = engine_timer(engine, seeds, steps)
                 t = best_interleaved(dict(engine=run, floor=floor_timer(engine, seeds, steps)), repeats)
                 check_ran_through(last, f"full N={N} batch={B}")
@@ -317,7 +336,7 @@ def main(argv=None) -> int:
             for batch, seeds in rshapes:
                 B = N if batch == "N" else batch
                 steps = reduced_steps(B, seeds)
-                engine = make_engine(sims.ReducedSGD, N, B, impl)
+                engine = make_engine(sims.ReducedSGD, N, B, impl, seeds)
                 run, last = engine_timer(engine, seeds, steps)
                 t = best_interleaved(dict(engine=run, floor=floor_timer(engine, seeds, steps)), repeats)
                 check_ran_through(last, f"reduced N={N} batch={B}")
@@ -339,7 +358,7 @@ def main(argv=None) -> int:
         for batch, seeds in bshapes:
             B = N if batch == "N" else batch
             steps = reduced_steps(B, seeds)
-            engine = make_engine(sims.ReducedSGD, N, B, impl)
+            engine = make_engine(sims.ReducedSGD, N, B, impl, seeds)
             timers = {d: floor_timer(engine, seeds, steps, (d,)) for d in DRAWS}
             timers["all"] = floor_timer(engine, seeds, steps)
             t = best_interleaved(timers, repeats)
@@ -362,7 +381,7 @@ def main(argv=None) -> int:
             for seeds in dev_seeds:
                 full = cls is sims.OnlineSGD
                 steps = full_steps(N, N, seeds) if full else reduced_steps(N, seeds)
-                engine = make_engine(cls, N, N, impl)
+                engine = make_engine(cls, N, N, impl, seeds)
                 one, _ = engine_timer(engine, seeds, steps, devices=1)
                 two, last2 = engine_timer(engine, seeds, steps, devices=2)
                 row = dict(impl=impl, engine=cls.name, N=N, batch=N, seeds=seeds, samples=steps * N)

@@ -16,6 +16,7 @@ from ._data import (
     sample_inputs,
 )
 from ._engine import (
+    CHUNK,
     ENGINE_CLASSES,
     ENGINE_VERSION,
     START_NAMES,
@@ -112,6 +113,7 @@ __all__ = [
     "draw_directions",
     "sample_two_direction",
     "ENGINE_VERSION",
+    "CHUNK",
     "N_BOOT",
     "ACTIVATION_NAMES",
     "LATENT_NAMES",

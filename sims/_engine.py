@@ -12,11 +12,16 @@ tracks the overlap m = w.u. Trajectories (seeds x step sizes) are a batch axis h
 `lax.while_loop` that stops early once every trajectory has escaped.
 
 Randomness: typed keys. A trajectory's key is fold_in(fold_in(key(root_seed), N), seed); its spike,
-start and data stream are fold_in(., 0 / 1 / 2), and step t uses fold_in(data_key, t). A seed
-re-run alone, or in any batch, draws exactly the same random numbers; all step sizes of a seed see
-the same samples (common random numbers). The arithmetic is the same too, but XLA may order a
-reduction over N differently for a different number of trajectories, so overlaps can then differ in
-the last float32 bit (seen at N = 8 and at batch 1); escape counts have agreed in every case tried.
+start and data stream are fold_in(., 0 / 1 / 2). The data of block b (steps bK+1 .. bK+K, K =
+`steps_per_draw`: 1 for the full engine, about 4096 / B for the reduced one) come from
+fold_in(data_key, b + 1) in one draw. All step sizes of a seed see the same samples (common random
+numbers).
+
+Determinism: trajectories run in fixed chunks of `chunk` (default 8; the run is padded with copies
+that are dropped), the chunks one after the other on each device, every chunk with the same compiled
+program. A trajectory's numbers are therefore bitwise the same alone, in any batch and on any number
+of devices (tested in float32 and float64 for both engines). Without the chunks, XLA on CPU compiles
+a batch of one, or a different batch size, with a different reduction order and the last bit moves.
 """
 
 from __future__ import annotations
@@ -37,9 +42,9 @@ from ._data import NOISE_NAMES, FourierBasis, SpikeTask, draw_noise, draw_spike
 
 START_NAMES = ("random", "conditioned")
 CHUNK = 8
-"""Trajectories per chunk: a run pads its trajectories to whole chunks and computes the chunks one
-after the other (split over devices), each with the same compiled program, so that a trajectory's
-numbers are bitwise the same alone, in any batch and on any device count."""
+"""Trajectories per chunk by default: a run pads its trajectories to whole chunks and computes the
+chunks one after the other (split over devices), each with the same compiled program, so that a
+trajectory's numbers are bitwise the same alone, in any batch and on any device count."""
 ENGINE_VERSION = 2
 """Bumped whenever a change alters the numbers the engine produces; stored cells of an older version
 are recomputed."""
@@ -150,6 +155,9 @@ class _SphericalSGD:
     - `m_escape`: escape threshold on |m|.
     - `dtype`: `float32` or `float64` (needs `jax_enable_x64`).
     - `prng_impl`: JAX PRNG implementation (`threefry2x32` by default).
+    - `chunk`: trajectories computed together (default `CHUNK` = 8; a run is padded to whole
+      chunks). A trajectory's numbers are bitwise the same for every run with the same chunk;
+      `chunk=1` saves the padding when running one seed at a time.
     """
 
     dim: int
@@ -164,6 +172,7 @@ class _SphericalSGD:
     dtype: str = "float32"
     prng_impl: str = "threefry2x32"
     shape: tuple[int, ...] | None = None
+    chunk: int = CHUNK
 
     name = "abstract"
 
@@ -180,6 +189,8 @@ class _SphericalSGD:
         if not 0 < self.m_escape < 1:
             raise ValueError(f"escape overlap must lie in (0, 1), got {self.m_escape}")
         activation_derivative(self.activation)  # validates the name
+        if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
+            raise ValueError(f"chunk must be a positive integer, got {self.chunk!r}")
 
     @property
     def basis(self) -> FourierBasis:
@@ -227,7 +238,12 @@ class _SphericalSGD:
 
     # -- the compiled run ----------------------------------------------------------------------
     @ft.cached_property
-    def _run_local(self):
+    def _executables(self) -> dict:
+        return {}
+
+    def _run_local(self, report: bool):
+        """The per-device program; with `report`, a host callback at every checkpoint (progress).
+        Without it the program has no host callback and can enter JAX's persistent cache."""
         m_esc = self.m_escape
         K = int(self.steps_per_draw)
         step_batch = jax.vmap(self._step_one)
@@ -276,7 +292,8 @@ class _SphericalSGD:
 
                 carry = jax.lax.while_loop(cond, inner, carry)
                 state, t, esc, mx, bad = carry
-                jax.debug.callback(_report, token, chunk, t, jnp.sum((esc >= 0) | bad))
+                if report:
+                    jax.debug.callback(_report, token, chunk, t, jnp.sum((esc >= 0) | bad))
                 return carry, (overlap(state, aux), t)
 
             esc0 = jnp.where(jnp.abs(m0) >= m_esc, 0, -1).astype(jnp.int32)  # escaped at the start
@@ -285,7 +302,7 @@ class _SphericalSGD:
             return m0, ms, ts, esc, mx, bad
 
         def run_local(chunks, state0, aux, data_keys, steps, ends, token):
-            # Chunks of CHUNK trajectories one after the other, each with its own loops: every
+            # Chunks of `chunk` trajectories one after the other, each with its own loops: every
             # trajectory is computed by the same program whatever the batch and device count.
             return jax.lax.map(lambda a: run_chunk(*a, ends, token), (chunks, state0, aux, data_keys, steps))
 
@@ -331,7 +348,8 @@ class _SphericalSGD:
         ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
         n_step, n_seed = steps.size, seeds.size
         n_traj = n_step * n_seed
-        devices = _devices(devices, -(-n_traj // CHUNK), self.prng_impl)
+        C = int(self.chunk)
+        devices = _devices(devices, -(-n_traj // C), self.prng_impl)
         keys = self.seed_keys(root_seed, seeds)
         state0, aux = self.initial_state(keys)
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
@@ -341,17 +359,17 @@ class _SphericalSGD:
             flat_steps = jnp.repeat(jnp.asarray(steps.astype(self.dtype)), n_seed)
         traj = (jax.tree.map(tile, state0), jax.tree.map(tile, aux), tile(data_keys), flat_steps)
         # Pad with copies of the last trajectory (dropped below) to whole chunks, as many per device.
-        n_chunks = -(-n_traj // (CHUNK * len(devices))) * len(devices)
-        pad = n_chunks * CHUNK - n_traj
+        n_chunks = -(-n_traj // (C * len(devices))) * len(devices)
+        pad = n_chunks * C - n_traj
         if pad:
             traj = jax.tree.map(lambda a: jnp.concatenate([a] + [a[-1:]] * pad), traj)
-        traj = jax.tree.map(lambda a: a.reshape((n_chunks, CHUNK) + a.shape[1:]), traj)
+        traj = jax.tree.map(lambda a: a.reshape((n_chunks, C) + a.shape[1:]), traj)
         chunks = jnp.arange(n_chunks, dtype=jnp.int32)
         token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
         if progress is not None:
             _PROGRESS[token] = _ChunkProgress(progress, n_chunks, self.batch, n_traj)
         args = (chunks, *traj, jnp.asarray(ends, jnp.int32), jnp.int32(token))
-        fn = self._run_local
+        fn = self._run_local(progress is not None)
         if len(devices) > 1:
             mesh = jax.sharding.Mesh(np.asarray(devices), ("chunk",))
             P = jax.sharding.PartitionSpec
@@ -361,7 +379,14 @@ class _SphericalSGD:
             split = jax.sharding.NamedSharding(mesh, P("chunk"))
             args = (*jax.device_put(args[:5], split), *args[5:])
         start = time.perf_counter()
-        compiled = jax.jit(fn).lower(*args).compile()
+        signature = (
+            tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args)),
+            tuple(d.id for d in devices),
+            progress is not None,
+        )
+        compiled = self._executables.get(signature)
+        if compiled is None:  # compiled once per shape and device set, then reused
+            compiled = self._executables[signature] = jax.jit(fn).lower(*args).compile()
         compile_seconds = time.perf_counter() - start
         start = time.perf_counter()
         try:
@@ -371,9 +396,9 @@ class _SphericalSGD:
         wall = time.perf_counter() - start
         m0, ms, ts, esc, mx, bad = (np.asarray(a) for a in out)
         m0, esc, mx, bad = (a.reshape(-1)[:n_traj] for a in (m0, esc, mx, bad))
-        ms = ms.transpose(0, 2, 1).reshape(n_chunks * CHUNK, -1)[:n_traj]  # (trajectory, checkpoint)
+        ms = ms.transpose(0, 2, 1).reshape(n_chunks * C, -1)[:n_traj]  # (trajectory, checkpoint)
         # checkpoints each chunk actually reached (a chunk stops once all its trajectories escaped)
-        reached = np.repeat(ts == ends, CHUNK, axis=0)[:n_traj]
+        reached = np.repeat(ts == ends, C, axis=0)[:n_traj]
         ms = np.where(reached, ms, np.nan)
         shape = (n_step, n_seed)
         escape = np.where(esc >= 0, esc.astype(np.float64) * self.batch, np.nan)

@@ -320,19 +320,23 @@ jax.config.update("jax_num_cpu_devices", 2)
 jax.config.update("jax_enable_x64", True)
 import numpy as np, sims
 task = sims.SpikeTask.make("phase", 10.0, "rademacher")
-eng = sims.ReducedSGD(dim=12, task=task, activation="-he4", batch=12, start="conditioned",
-                      favourable_sign=1, m_escape=0.5, dtype="float64")
-run = lambda seeds, d: eng.run([0.5], np.asarray(seeds), 20000, n_checkpoints=16, devices=d)
-one, two, alone = run([0, 1, 2, 3], 1), run([0, 1, 2, 3], 2), run([1], 1)
 same = lambda a, b: bool(np.array_equal(a, b, equal_nan=True))
 print("devices", jax.local_device_count())
-print("1-vs-2", all(same(one[k], two[k]) for k in ("initial_overlap", "overlap", "escape_samples", "finite")))
-# alone vs in a batch: the batch stops when all its seeds escaped, so compare the checkpoints both recorded
-a, b = alone["overlap"][0, 0], one["overlap"][0, 1]
-both = np.isfinite(a) & np.isfinite(b)
-print("alone-vs-batch", bool(both.sum() >= 3 and same(a[both], b[both])
-      and same(alone["escape_samples"][0, 0], one["escape_samples"][0, 1])), int(both.sum()),
-      float(np.max(np.abs(a[both] - b[both]))))
+for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (sims.OnlineSGD, "float32")):
+    eng = cls(dim=12, task=task, activation="-he4", batch=12, start="conditioned",
+              favourable_sign=1, m_escape=0.5, dtype=dtype)
+    run = lambda seeds, d: eng.run([0.5], np.asarray(seeds), 20000, n_checkpoints=16, devices=d)
+    one, two, alone, alone2 = run([0, 1, 2, 3], 1), run([0, 1, 2, 3], 2), run([1], 1), run([1], 2)
+    tag = f"{cls.name}-{dtype}"
+    keys = ("initial_overlap", "overlap", "escape_samples", "finite")
+    print(tag + "-1-vs-2", all(same(one[k], two[k]) for k in keys))
+    # alone vs in a batch: a chunk stops when all its seeds escaped, so compare the checkpoints both recorded
+    for name, lone in (("alone-vs-batch", alone), ("alone-on-2-devices-vs-batch", alone2)):
+        a, b = lone["overlap"][0, 0], one["overlap"][0, 1]
+        both = np.isfinite(a) & np.isfinite(b)
+        print(f"{tag}-{name}", bool(both.sum() >= 3 and same(a[both], b[both])
+              and same(lone["escape_samples"][0, 0], one["escape_samples"][0, 1])), int(both.sum()),
+              float(np.max(np.abs(a[both] - b[both]))))
 """
 
 
@@ -345,18 +349,20 @@ def determinism():
     return dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines())
 
 
-def test_reduced_engine_is_bitwise_identical_on_one_and_two_devices(determinism):
+RUNS = ["reduced-float64", "reduced-float32", "full-float32"]
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_results_are_bitwise_identical_on_one_and_two_devices(determinism, run):
     assert determinism["devices"] == "2"
-    assert determinism["1-vs-2"] == "True", determinism
+    assert determinism[f"{run}-1-vs-2"] == "True", determinism
 
 
-def test_a_seed_alone_agrees_with_the_same_seed_in_a_batch_to_a_few_ulp(determinism):
-    _, common, diff = determinism["alone-vs-batch"].split()
-    assert int(common) >= 3 and float(diff) <= 4 * np.finfo(np.float64).eps, determinism
-
-
-def test_a_seed_alone_is_bitwise_the_same_trajectory_as_in_a_batch(determinism):
-    assert determinism["alone-vs-batch"].split()[0] == "True", determinism
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("how", ["alone-vs-batch", "alone-on-2-devices-vs-batch"])
+def test_a_seed_alone_is_bitwise_the_same_trajectory_as_in_a_batch(determinism, run, how):
+    same, common, _ = determinism[f"{run}-{how}"].split()
+    assert int(common) >= 3 and same == "True", determinism
 
 
 # ---------------------------------------------------------------- 2. several processes and job arrays
