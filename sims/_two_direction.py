@@ -36,6 +36,7 @@ import numpy as np
 
 from ._activations import hermite_prob
 from ._data import FourierBasis, draw_spike
+from ._engine import chisquare, packed_signs
 
 
 TWO_DIRECTION_VERSION = 1
@@ -299,6 +300,11 @@ class TwoDirectionSGD:
         """(v, u, W0) for each key: shapes (S, N), (S, N), (S, K, N)."""
         return self._initial_state(keys)
 
+    def _run_inputs(self, keys) -> tuple:
+        """The per-trajectory arrays the compiled run starts from (here the directions and W0)."""
+        v, u, W0 = self.initial_state(keys)
+        return W0, v, u
+
     @ft.cached_property
     def _program(self):
         return _program(int(self.dim), int(self.units), int(self.batch), self.dtype)
@@ -331,7 +337,7 @@ class TwoDirectionSGD:
         # Pad to a fixed length (a repeated end is a no-op) so that one executable serves every budget.
         padded = np.concatenate([ends, np.full(n_checkpoints - ends.size, ends[-1])])
         keys = self.seed_keys(root_seed, seeds)
-        v, u, W0 = self.initial_state(keys)
+        leading = self._run_inputs(keys)
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
         token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
         if progress is not None:
@@ -339,9 +345,7 @@ class TwoDirectionSGD:
         dtype = jnp.dtype(self.dtype)
         task = self.task
         args = (
-            W0,
-            v,
-            u,
+            *leading,
             data_keys,
             jnp.full((seeds.size,), step, dtype),
             jnp.asarray(padded, jnp.int32),
@@ -351,7 +355,7 @@ class TwoDirectionSGD:
             jnp.asarray(["v" in self.stop_on, "u" in self.stop_on]),
             jnp.int32(token),
         )
-        cache_key = (self.dim, self.units, self.batch, self.dtype, self.prng_impl)
+        cache_key = (type(self).__name__, self.dim, self.units, self.batch, self.dtype, self.prng_impl)
         cache_key += (seeds.size, n_checkpoints)
         start = time.perf_counter()
         if cache_key not in _EXECUTABLES:
@@ -380,3 +384,166 @@ class TwoDirectionSGD:
             "wall_seconds": np.float64(wall),
             "compile_seconds": np.float64(compile_seconds),
         }
+
+
+# ---- the exact reduced chain (r = 2, one unit) ---------------------------------------------------
+def _chi_square(key, df: int, dtype):
+    """One chi-square variate with df >= 1 degrees of freedom (df = 1: a squared normal)."""
+    if df == 1:
+        return jax.random.normal(key, (), dtype) ** 2
+    return chisquare(key, df, dtype)
+
+
+def reduced_steps_per_draw(batch: int) -> int:
+    """Steps whose random numbers one draw produces in the reduced chain: about 4096 samples, at
+    most 64 steps (a function of the batch only)."""
+    return max(1, min(64, 4096 // int(batch)))
+
+
+@ft.cache
+def _reduced_program(N: int, B: int, dtype_name: str):
+    """The jitted run of the reduced chain for one (N, B, dtype); same traced arguments and outputs
+    as `_program`, with the state M = (m_v, m_u) per trajectory in place of (W, v, u)."""
+    dtype = jnp.dtype(dtype_name)
+    K = reduced_steps_per_draw(B)
+
+    def draw_block(key, params):
+        # Per sample: n1 (the v coordinate: lam for the structured class, z_v for noise), n2 (zeta
+        # or z_u), z_e, a uniform for the coupling, a label bit and a free sign bit; per step one
+        # chi-square with N - 3 degrees of freedom for the rest of the space.
+        k_n, k_c, k_y, k_f, k_chi = jax.random.split(key, 5)
+        normals = jax.random.normal(k_n, (K, 3, B), dtype)
+        unif = jax.random.uniform(k_c, (K, B), dtype)
+        y = packed_signs(k_y, (K, B), dtype)
+        free = packed_signs(k_f, (K, B), dtype)
+        chi = jax.vmap(lambda k: _chi_square(k, N - 3, dtype))(jax.random.split(k_chi, K))
+        n1 = normals[:, 0]
+        g = jnp.where(unif < params[2], jnp.where(n1 >= 0, 1.0, -1.0).astype(dtype), free)
+        return normals, y, g, chi
+
+    def step_one(M, draw, step, params, coeffs):
+        ba, bp = params[0], params[1]
+        normals, y, g, chi = draw
+        n1, n2, z_e = normals[0], normals[1], normals[2]
+        x_v = jnp.where(y > 0, jnp.sqrt(1 + ba) * n1, n1)
+        x_u = jnp.where(y > 0, (n2 + jnp.sqrt(bp) * g) / jnp.sqrt(1 + bp), n2)
+        m_v, m_u = M[0], M[1]
+        c = jnp.sqrt(jnp.maximum(1 - m_v * m_v - m_u * m_u, 0.0))
+        a = y * combination_derivative(coeffs, m_v * x_v + m_u * x_u + c * z_e)
+        g_v, g_u, g_e, s = jnp.sum(a * x_v), jnp.sum(a * x_u), jnp.sum(a * z_e), jnp.sum(a * a)
+        eta = step / N
+        # |w'|^2 - 1 without cancellation (m_v^2 + m_u^2 + c^2 = 1), then m' - m accurate for tiny steps.
+        excess = 2 * eta * (m_v * g_v + m_u * g_u + c * g_e)
+        excess = excess + eta * eta * (g_v * g_v + g_u * g_u + g_e * g_e + s * chi)
+        r = jnp.expm1(-0.5 * jnp.log1p(excess))  # 1/|w'| - 1
+        new = jnp.stack([m_v + eta * g_v * (1 + r) + m_v * r, m_u + eta * g_u * (1 + r) + m_u * r])
+        return jnp.clip(new, -1.0, 1.0)
+
+    step_batch = jax.vmap(step_one, in_axes=(0, 0, 0, None, None))
+    draw_batch = jax.vmap(draw_block, in_axes=(0, None))
+
+    def run(M0, data_keys, steps, ends, params, coeffs, thresholds, need, token):
+        S = M0.shape[0]
+
+        def finished_each(esc, bad):
+            return ((esc >= 0) | ~need[None, :]).all(axis=1) | bad
+
+        def body(carry, t_end):
+            def cond(c):
+                M, t, esc, bad = c
+                return (t < t_end) & ~jnp.all(finished_each(esc, bad))
+
+            def inner(c):
+                # One block of K steps drawn at once (key fold_in(data_key, block + 1)); a step is
+                # taken only while it lies in (t, t_end] and some trajectory is unfinished, so the
+                # run stops where the full engine's would. After a checkpoint inside a block, the
+                # block is drawn again and only its remaining steps are taken (same numbers).
+                M, t, esc, bad = c
+                block = t // K
+                base = block * K
+                keys = jax.vmap(lambda k: jax.random.fold_in(k, block + 1))(data_keys)
+                draws = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), draw_batch(keys, params))
+
+                def one(c2, xs):
+                    M, t, esc, bad = c2
+                    j, draw = xs
+                    tj = base + j + 1
+                    live = (tj > t) & (tj <= t_end) & ~jnp.all(finished_each(esc, bad))
+                    M = jnp.where(live, step_batch(M, draw, steps, params, coeffs), M)
+                    am = jnp.abs(M)
+                    hit = am >= thresholds[None, :]
+                    esc = jnp.where(live & (esc < 0) & hit, tj, esc)
+                    bad = bad | ~jnp.all(jnp.isfinite(M), axis=1)
+                    return (M, jnp.where(live, tj, t), esc, bad), None
+
+                xs = (jnp.arange(K, dtype=jnp.int32), draws)
+                return jax.lax.scan(one, (M, t, esc, bad), xs)[0]
+
+            carry = jax.lax.while_loop(cond, inner, carry)
+            M, t, esc, bad = carry
+            jax.debug.callback(_report, token, t, jnp.sum(finished_each(esc, bad)))
+            return carry, (jnp.abs(M[:, 0]), jnp.abs(M[:, 1]), t)
+
+        A0 = jnp.abs(M0)
+        esc0 = jnp.where(A0 >= thresholds[None, :], 0, -1).astype(jnp.int32)
+        init = (M0, jnp.int32(0), esc0, jnp.zeros(S, bool))
+        (M, t, esc, bad), (mvs, mus, ts) = jax.lax.scan(body, init, ends)
+        return A0[:, 0], A0[:, 1], mvs, mus, ts, esc, bad
+
+    return jax.jit(run)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReducedTwoDirectionSGD(TwoDirectionSGD):
+    """The exact Markov chain of (m_v, m_u) for the perceptron (K = 1), O(1) work per sample.
+
+    Both classes are isotropic in the N - 2 coordinates orthogonal to span(v, u). Write the unit
+    weight as w = m_v v + m_u u + c e, c = sqrt(1 - m_v^2 - m_u^2), e a unit vector orthogonal to
+    v and u. A sample's coordinates along v and u (the class's X_v, X_u or z_v, z_u, drawn as in
+    `_draw`) and along e (z_e ~ N(0, 1)) give lambda = m_v x_v + m_u x_u + c z_e. With
+    a_b = y_b sigma'(lambda_b), the batch gradient has G_v = sum a x_v, G_u = sum a x_u,
+    G_e = sum a z_e, and a rest that, given the a_b, is Gaussian in N - 3 dimensions with
+    variance S = sum a_b^2 per coordinate: squared norm S chi^2_{N-3}. After w' = w + (delta/N) G,
+
+        m_d' = (m_d + eta G_d) / |w'|,  |w'|^2 = sum_{d=v,u} (m_d + eta G_d)^2 + (c + eta G_e)^2
+                                                 + eta^2 S chi^2_{N-3},
+
+    and by the rotation invariance the next step's law depends on (m_v', m_u') only. The random
+    start is the pair of overlaps of a uniform unit vector, (z_1, z_2) / sqrt(z_1^2 + z_2^2 +
+    chi^2_{N-2}); the conditioned start is m_v = m_u = N^-1/2, as in `TwoDirectionSGD`. Same
+    arguments (with `units=1` only), same `run` and output; the random numbers differ from the full
+    engine's, so the two agree in distribution, not trajectory by trajectory. The numbers of
+    `reduced_steps_per_draw(batch)` steps are drawn at once.
+    """
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.units != 1:
+            raise ValueError(
+                f"the reduced two-direction chain follows one unit (the perceptron), got "
+                f"units={self.units!r}: use TwoDirectionSGD for units > 1"
+            )
+
+    @ft.cached_property
+    def _initial_state(self):
+        dtype, N = jnp.dtype(self.dtype), int(self.dim)
+
+        def one(key):
+            if self.start == "conditioned":
+                return jnp.full((2,), 1 / math.sqrt(N), dtype)
+            k_z, k_c = jax.random.split(jax.random.fold_in(key, 1))
+            z = jax.random.normal(k_z, (2,), dtype)
+            return z / jnp.sqrt(jnp.sum(z * z) + chisquare(k_c, N - 2, dtype))
+
+        return jax.jit(jax.vmap(one))
+
+    def initial_state(self, keys):
+        """The start (m_v, m_u) for each key: shape (S, 2)."""
+        return self._initial_state(keys)
+
+    def _run_inputs(self, keys) -> tuple:
+        return (self.initial_state(keys),)
+
+    @ft.cached_property
+    def _program(self):
+        return _reduced_program(int(self.dim), int(self.batch), self.dtype)
