@@ -18,7 +18,7 @@ READ_AT = (44.0, 152.0)  # checkpoints read out (reached: some seed is still unf
 # Two readouts share one compiled program per engine (activation, start and task are traced or
 # drawn outside it): He_2 from a random start, and -He_4 from the conditioned start.
 READOUTS = {"random": "he2", "conditioned": "-he4"}
-N_TESTS = 18  # KS tests over both readouts (8 + 6, rounded up)
+N_TESTS = 14  # KS tests over both readouts (8 + 6)
 LEVEL = 0.001 / N_TESTS
 
 
@@ -77,10 +77,13 @@ def test_reduced_chain_refuses_several_units():
 
 
 def test_reduced_chain_is_deterministic():
-    eng = _engines("random")[1]
-    first = eng.run(STEP, np.arange(SEEDS), BUDGET, n_checkpoints=CHECKPOINTS)
-    again = _engines("random")[1].run(STEP, np.arange(SEEDS), BUDGET, n_checkpoints=CHECKPOINTS)
+    """Same seeds, same numbers (a fresh engine object, the same compiled program); another root
+    seed, other numbers."""
+    budget = 2_000  # the same executable as above: the budget only moves the checkpoints
+    first = _engines("random")[1].run(STEP, np.arange(SEEDS), budget, n_checkpoints=CHECKPOINTS)
+    again = _engines("random")[1].run(STEP, np.arange(SEEDS), budget, n_checkpoints=CHECKPOINTS)
     for name in ("initial_overlap_v", "initial_overlap_u", "escape_v", "escape_u", "overlap_v", "overlap_u"):
         np.testing.assert_array_equal(first[name], again[name])
-    other = eng.run(STEP, np.arange(SEEDS), BUDGET, n_checkpoints=CHECKPOINTS, root_seed=1)
-    assert not np.array_equal(first["escape_v"], other["escape_v"])
+    assert np.isfinite(first["escape_u"]).mean() > 0.5
+    other = _engines("random")[1].run(STEP, np.arange(SEEDS), budget, n_checkpoints=CHECKPOINTS, root_seed=1)
+    assert not np.array_equal(first["escape_u"], other["escape_u"], equal_nan=True)
