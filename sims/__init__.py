@@ -72,6 +72,7 @@ from ._textures import (
 )
 from ._two_direction import (
     TWO_DIRECTION_VERSION,
+    ReducedTwoDirectionSGD,
     TwoDirectionSGD,
     TwoDirectionTask,
     draw_directions,
@@ -109,6 +110,7 @@ __all__ = [
     "sample_coloured_class",
     "TWO_DIRECTION_VERSION",
     "TwoDirectionSGD",
+    "ReducedTwoDirectionSGD",
     "TwoDirectionTask",
     "draw_directions",
     "sample_two_direction",
