@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         default="default",
-        help="smoke (about a minute), default (N = 16..128; minutes to tens of minutes on 2 CPU cores) "
+        help="smoke (about a minute), default (N = 16..192; minutes on 2 CPU cores) "
         "or full (N = 16..512; hours on 2 CPU cores): sets N, seeds, start and budget; "
         "other flags override it",
     )
