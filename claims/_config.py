@@ -83,6 +83,7 @@ class SweepConfig:
     n_checkpoints: int = 48
     dtype: str = "float32"
     prng_impl: str = "threefry2x32"
+    chunk: int = sims.CHUNK
     profile: str = "default"
 
     @classmethod
@@ -141,6 +142,8 @@ class SweepConfig:
                 raise UsageError(f"--N {bad[0]} is not a square: images need N = L^2, e.g. --N 16 36 64")
         if not 0 < self.m_escape < 1:
             raise UsageError(f"escape overlap {self.m_escape!r} must lie in (0, 1)")
+        if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
+            raise UsageError(f"--chunk {self.chunk!r} must be an integer >= 1 (trajectories per program)")
         if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
             raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
         if self.start == "conditioned" and min(dims) <= self.m_escape**-2:
@@ -245,6 +248,7 @@ class Experiment:
             m_escape=c.m_escape,
             dtype=c.dtype,
             prng_impl=c.prng_impl,
+            chunk=c.chunk,
         )
 
     def engine_name(self, dim: int) -> str:
@@ -276,4 +280,4 @@ class Experiment:
             "prng_impl": c.prng_impl,
             "engine": self.engine_name(dim),
             "engine_version": sims.ENGINE_VERSION,
-        }
+        } | ({} if c.chunk == sims.CHUNK else {"chunk": c.chunk})  # recorded when not the default

@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         "[default: signal]",
     )
     p.add_argument("--root-seed", type=int, default=None, help="root of the random key tree [default: 0]")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="trajectories computed together by one program (a seed's numbers are bitwise the same "
+        "for every run with the same chunk; larger chunks use a GPU better) [default: 8]",
+    )
     p.add_argument("--float64", action="store_true", help="simulate in float64 (slower; for checks)")
     p.add_argument("--out", default=None, help="output folder [default: results/sweep-PROFILE]")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -235,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             inputs=args.inputs,
             root_seed=args.root_seed,
             dtype=dtype,
+            chunk=args.chunk,
         )
         exp = claims.Experiment(config)
         exp.dynamics  # theory first: refuses a task the student cannot see

@@ -78,6 +78,7 @@ BAD_CONFIGS = [
     ({"engine": "reduced", "noise": "fixed_amplitude"}, "--engine reduced is exact only for gaussian"),
     ({"start": "zero"}, "unknown start 'zero'"),
     ({"noise": "pink"}, "unknown noise 'pink'"),
+    ({"chunk": 0}, "--chunk 0"),
     ({"batch": 0}, "--batch 0"),
     ({"root_seed": -1}, "--root-seed -1"),
     ({"inputs": "video"}, "unknown inputs 'video'"),
