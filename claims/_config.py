@@ -28,7 +28,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "start": "conditioned",
         "budget_factor": 1.0,
     },
-    # N over 1.5 decades with the reduced engine; about 1.5 hours on 2 CPU cores (see README)
+    # N over 1.5 decades with the reduced engine; about 80 minutes on 2 CPU cores (see README)
     "full": {
         "dims": (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
         "seeds": 16,

@@ -27,6 +27,16 @@ STYLE = {
 }
 
 
+def _tick_labels(dims) -> list[str]:
+    """Labels for N ticks on a log axis: with more than 8 values, every other one is left blank
+    (the largest is always labelled) so that neighbours such as 384 and 512 do not run together."""
+    dims = [int(d) for d in dims]
+    if len(dims) <= 8:
+        return [str(d) for d in dims]
+    keep = len(dims) - 1
+    return [str(d) if (keep - i) % 2 == 0 else "" for i, d in enumerate(dims)]
+
+
 def save(fig, stem: Path) -> list[Path]:
     """Save `fig` to stem.png and stem.pdf atomically; returns the paths."""
     paths = []
@@ -126,7 +136,7 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             title += f"\nfitted exponent {e['value']:.2f} [{e['lo']:.2f}, {e['hi']:.2f}]"
         ax.set_title(title)
         ax.legend(loc="upper left", frameon=False)
-        ax.set_xticks(dims, [str(int(d)) for d in dims], minor=False)
+        ax.set_xticks(dims, _tick_labels(dims), minor=False)
         ax.minorticks_off()
 
         if not finite.size:  # nothing escaped anywhere: show the escaped fraction instead
@@ -140,7 +150,7 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
                 label=f"escaped within the budget ({rows[0]['seeds']} seeds)",
             )
             bx.set(xscale="log", ylim=(-0.05, 1.05), xlabel="input dimension N", ylabel="escaped fraction")
-            bx.set_xticks(dims, [str(int(d)) for d in dims])
+            bx.set_xticks(dims, _tick_labels(dims))
             bx.minorticks_off()
             bx.legend(loc="best", frameon=False)
             reason = (summary.get("verdict") or {}).get("reason", "")
@@ -166,7 +176,7 @@ def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             pred = np.array([r["theory_escape_samples"] or np.nan for r in rows], float)
             bx.plot(dims, pred / norm, color="tab:blue", lw=1.2, label="ODE (theory)")
         bx.set(xscale="log", xlabel="input dimension N", ylabel="normalised escape samples")
-        bx.set_xticks(dims, [str(int(d)) for d in dims])
+        bx.set_xticks(dims, _tick_labels(dims))
         bx.minorticks_off()
         verdict = summary.get("verdict") or {}
         lines = []

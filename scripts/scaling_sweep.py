@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         default="default",
         help="smoke (about a minute), default (N = 16..192; minutes on 2 CPU cores) "
-        "or full (N = 16..512; hours on 2 CPU cores): sets N, seeds, start and budget; "
+        "or full (N = 16..512; about 80 minutes on 2 CPU cores): sets N, seeds, start and budget; "
         "other flags override it",
     )
     p.add_argument(
