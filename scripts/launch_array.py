@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             inputs=args.inputs,
             root_seed=args.root_seed,
             dtype="float64" if args.float64 else None,
+            chunk=args.chunk,
         )
         exp = claims.Experiment(config)
         exp.dynamics
