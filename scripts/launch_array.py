@@ -65,25 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             raise claims.UsageError(f"unknown --executor {args.executor!r}: use auto, slurm or local")
         if args.distributed or args.summary_only or args.cells_only:
             raise claims.UsageError("launch_array.py runs one cell per job: drop --distributed/--*-only")
-        config = claims.SweepConfig.from_profile(
-            args.profile,
-            task=args.task,
-            latent=args.latent,
-            activation=args.activation,
-            snr=args.snr,
-            dims=tuple(args.dims) if args.dims else None,
-            seeds=args.seeds,
-            engine=args.engine,
-            start=args.start,
-            step0=args.step0,
-            budget_factor=args.budget_factor,
-            batch=args.batch,
-            noise=args.noise,
-            inputs=args.inputs,
-            root_seed=args.root_seed,
-            dtype="float64" if args.float64 else None,
-            chunk=args.chunk,
-        )
+        config = scaling_sweep.sweep_config(args, "float64" if args.float64 else None)
         exp = claims.Experiment(config)
         exp.dynamics
         exp.check_budgets()

@@ -189,6 +189,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def sweep_config(args: argparse.Namespace, dtype: str | None = None) -> claims.SweepConfig:
+    """The SweepConfig the parsed flags describe (the profile, overridden by every flag given)."""
+    return claims.SweepConfig.from_profile(
+        args.profile,
+        task=args.task,
+        latent=args.latent,
+        activation=args.activation,
+        snr=args.snr,
+        dims=tuple(args.dims) if args.dims else None,
+        seeds=args.seeds,
+        engine=args.engine,
+        start=args.start,
+        step0=args.step0,
+        budget_factor=args.budget_factor,
+        batch=args.batch,
+        noise=args.noise,
+        inputs=args.inputs,
+        root_seed=args.root_seed,
+        dtype=dtype,
+        chunk=args.chunk,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -225,25 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.float64:
             jax.config.update("jax_enable_x64", True)
             dtype = "float64"
-        config = claims.SweepConfig.from_profile(
-            args.profile,
-            task=args.task,
-            latent=args.latent,
-            activation=args.activation,
-            snr=args.snr,
-            dims=tuple(args.dims) if args.dims else None,
-            seeds=args.seeds,
-            engine=args.engine,
-            start=args.start,
-            step0=args.step0,
-            budget_factor=args.budget_factor,
-            batch=args.batch,
-            noise=args.noise,
-            inputs=args.inputs,
-            root_seed=args.root_seed,
-            dtype=dtype,
-            chunk=args.chunk,
-        )
+        config = sweep_config(args, dtype)
         exp = claims.Experiment(config)
         exp.dynamics  # theory first: refuses a task the student cannot see
         out = Path(args.out or f"results/sweep-{config.profile}")

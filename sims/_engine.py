@@ -369,15 +369,10 @@ class _SphericalSGD:
         if progress is not None:
             _PROGRESS[token] = _ChunkProgress(progress, n_chunks, self.batch, n_traj)
         args = (chunks, *traj, jnp.asarray(ends, jnp.int32), jnp.int32(token))
-        fn = self._run_local(progress is not None)
         if len(devices) > 1:
             mesh = jax.sharding.Mesh(np.asarray(devices), ("chunk",))
             P = jax.sharding.PartitionSpec
-            fn = jax.shard_map(
-                fn, mesh=mesh, in_specs=(P("chunk"),) * 5 + (P(), P()), out_specs=P("chunk"), check_vma=False
-            )
-            split = jax.sharding.NamedSharding(mesh, P("chunk"))
-            args = (*jax.device_put(args[:5], split), *args[5:])
+            args = (*jax.device_put(args[:5], jax.sharding.NamedSharding(mesh, P("chunk"))), *args[5:])
         start = time.perf_counter()
         signature = (
             tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args)),
@@ -386,6 +381,15 @@ class _SphericalSGD:
         )
         compiled = self._executables.get(signature)
         if compiled is None:  # compiled once per shape and device set, then reused
+            fn = self._run_local(progress is not None)
+            if len(devices) > 1:
+                fn = jax.shard_map(
+                    fn,
+                    mesh=mesh,
+                    in_specs=(P("chunk"),) * 5 + (P(), P()),
+                    out_specs=P("chunk"),
+                    check_vma=False,
+                )
             compiled = self._executables[signature] = jax.jit(fn).lower(*args).compile()
         compile_seconds = time.perf_counter() - start
         start = time.perf_counter()

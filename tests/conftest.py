@@ -6,24 +6,22 @@ import math
 import os
 from pathlib import Path
 
-import jax
 import numpy as np
 import pytest
 from hypothesis import settings
 
+import claims
+
 
 # Many tests compile the same programs, in this process, in the other pytest-xdist worker and in the
-# scripts they start: share JAX's persistent compilation cache between them (the environment
-# variables reach the subprocesses). Executables are keyed by a hash of the program, compiler and
-# JAX version, so a stale entry is never reused; delete the folder to start cold.
-_CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax-compilation"
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
-jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
-jax.config.update(
-    "jax_persistent_cache_min_compile_time_secs",
-    float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+# scripts they start: point the project's compilation cache (`claims.enable_compilation_cache`, which
+# every script calls) at one folder for all of them; the environment variable reaches the
+# subprocesses. Executables are keyed by a hash of the program, compiler and JAX version, so a stale
+# entry is never reused; delete the folder to start cold.
+os.environ.setdefault(
+    "FOURIER_VERIFIER_CACHE", str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax-compilation")
 )
+claims.enable_compilation_cache()
 
 
 # Property tests draw the same examples on every run, so CI is reproducible.
