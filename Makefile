@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= default
 TIER   ?= smoke
 
-.PHONY: sweep test test-all lint docs verify bench clean help
+.PHONY: sweep scan test test-all lint docs verify bench clean help
 
 help:
 	@echo "make sweep [PROFILE=smoke|default|full]   run scripts/scaling_sweep.py -> results/sweep-PROFILE"
+	@echo "make scan                                 the step scan (best step per N) -> results/sweep-scan"
 	@echo "make test                                 fast test tier (< 10 min on 2 CPU cores)"
 	@echo "make test-all                             all tests, including those marked slow"
 	@echo "make verify [TIER=smoke|default|full]     run every registered claim -> results/verify-TIER/report.md"
@@ -23,6 +24,9 @@ $(STAMP): pyproject.toml
 
 sweep: $(STAMP)
 	$(BIN)/python scripts/scaling_sweep.py --profile $(PROFILE) --out results/sweep-$(PROFILE)
+
+scan: $(STAMP)
+	$(BIN)/python scripts/scaling_sweep.py --profile scan --out results/sweep-scan
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup

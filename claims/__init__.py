@@ -1,7 +1,9 @@
 """The claim layer: pairs theory predictions with simulation measurements.
 
 - `SweepConfig` / `Experiment`: one description of a sweep, from which both sides are built.
-- `run_cells`, `analyse`, `write_summary`: the scaling sweep pipeline.
+- `Cell`: one cell of a sweep, keyed by its axes (N, step factor, control).
+- `run_cells`, `analyse`, `write_summary`: the scaling sweep pipeline; `bound_verdict` and
+  `MARGIN`: the three-outcome rules of the hardness verdict.
 - `Claim`, `register`, `REGISTRY`, `run_claims`: registered, tiered checks with verdicts.
 """
 
@@ -16,13 +18,11 @@ from . import (
     textures,  # noqa: F401
 )
 from ._cache import enable_compilation_cache
-from ._config import ENGINES, PROFILES, Experiment, SweepConfig, UsageError
-from ._figures import save, scaling_figure
+from ._config import ENGINES, PROFILES, Cell, Experiment, SweepConfig, UsageError
+from ._figures import save, scaling_figure, step_scan_figure
 from ._registry import REGISTRY, TIERS, Claim, ClaimResult, register, run_claims
 from ._sweep import (
-    SUMMARY_KEYS,
     SimulationError,
-    analyse,
     cell_path,
     check_writable,
     load_cells,
@@ -30,6 +30,7 @@ from ._sweep import (
     run_cells,
     write_summary,
 )
+from ._verdicts import MARGIN, SUMMARY_KEYS, VERDICTS, analyse, bound_verdict, summary_lines
 
 
 __all__ = [
@@ -38,7 +39,11 @@ __all__ = [
     "REGISTRY",
     "SUMMARY_KEYS",
     "TIERS",
+    "Cell",
     "Claim",
+    "MARGIN",
+    "VERDICTS",
+    "bound_verdict",
     "ClaimResult",
     "Experiment",
     "SimulationError",
@@ -55,5 +60,7 @@ __all__ = [
     "run_claims",
     "save",
     "scaling_figure",
+    "step_scan_figure",
+    "summary_lines",
     "write_summary",
 ]

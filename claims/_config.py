@@ -20,20 +20,31 @@ import theory
 
 PROFILES: dict[str, dict[str, Any]] = {
     # seconds: the tests and `verify.py --tier smoke`
-    "smoke": {"dims": (8, 12, 16, 24), "seeds": 8, "start": "conditioned", "budget_factor": 1.0},
-    # `make sweep` with the reduced engine: N over 1.1 decades (0.6 with the full engine)
+    "smoke": {"dims": (16, 24, 32, 48), "seeds": 8, "start": "random", "budget_factor": 4.0},
+    # `make sweep`: random start, N = 16..96, 32 seeds (the order-statistic interval of the median
+    # then ends at the 23rd fastest seed, and a cell stops once 23 seeds escaped)
     "default": {
-        "dims": (16, 24, 32, 48, 64, 96, 128, 192),
-        "seeds": 16,
-        "start": "conditioned",
-        "budget_factor": 1.0,
+        "dims": (16, 24, 32, 48, 64, 96),
+        "seeds": 32,
+        "start": "random",
+        "budget_factor": 5.0,
     },
-    # N over 1.5 decades with the reduced engine; about 80 minutes on 2 CPU cores (see README)
+    # N over 1.5 decades; hours on 2 CPU cores from the random start (see README)
     "full": {
         "dims": (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512),
+        "seeds": 32,
+        "start": "random",
+        "budget_factor": 5.0,
+    },
+    # the step scan: every N at delta_N * F for F over three decades, on the schedule without the
+    # log (delta_N = delta_0 / N for k = 4), where the ODE's best factor does not move with N
+    "scan": {
+        "dims": (16, 24, 32, 48, 64, 96, 128),
         "seeds": 16,
-        "start": "conditioned",
-        "budget_factor": 1.0,
+        "start": "random",
+        "budget_factor": 5.0,
+        "step_log_power": 0.0,
+        "step_factors": (0.25, 1.0, 2.0, 4.0, 8.0, 32.0, 256.0),
     },
 }
 ENGINES = ("auto", "full", "reduced")
@@ -63,6 +74,17 @@ class SweepConfig:
     - `batch`: samples per step; None means the theory's B = round(N^((k-2)/2)) (N for k = 4).
     - `noise`: `gaussian` or `fixed_amplitude` noise class.
     - `inputs`: `signal` (periodic signals of length N) or `image` (L x L images, N = L^2).
+    - `step_exponent`, `step_log_power`: P and Q of the schedule delta_N = delta_0 N^-P (log N)^-Q;
+      None takes the theory's (P = (k-2)/2, Q = 1; Q = 0 for k = 1).
+    - `step_factors`: the step scan: every N runs at delta_N * F for each F (cells keyed by (N, F));
+      empty: the single schedule.
+    - `null_seeds`: seeds of the no-signal control run beside every cell (identical classes, same
+      keys); an escape counts as learning only where it is clearly faster than the control's
+      (see `claims._sweep`). 0 switches the control off.
+    - `early_stop`: stop a cell once the seeds that its median and the median's interval rest on
+      have escaped (the statistics are exactly those of a run to the full budget).
+    - `scan_cap`: in a step scan, cap every factor's cell at the upper interval end of the factor
+      the ODE predicts best (it cannot change n*_best; cells above it are drawn as censored).
     """
 
     task: str = "phase"
@@ -72,15 +94,21 @@ class SweepConfig:
     dims: tuple[int, ...] = PROFILES["default"]["dims"]
     seeds: int = PROFILES["default"]["seeds"]
     engine: str = "auto"
-    start: str = "conditioned"
+    start: str = "random"
     step0: float | None = None
-    budget_factor: float = 1.0
+    budget_factor: float = PROFILES["default"]["budget_factor"]
     batch: int | None = None
     noise: str = "gaussian"
     inputs: str = "signal"
+    step_exponent: float | None = None
+    step_log_power: float | None = None
+    step_factors: tuple[float, ...] = ()
+    null_seeds: int = 8
+    early_stop: bool = True
+    scan_cap: bool = True
     m_escape: float = theory.ESCAPE_OVERLAP
     root_seed: int = 0
-    n_checkpoints: int = 48
+    n_checkpoints: int = 96
     dtype: str = "float32"
     prng_impl: str = "threefry2x32"
     chunk: int = sims.CHUNK
@@ -146,17 +174,72 @@ class SweepConfig:
             raise UsageError(f"--chunk {self.chunk!r} must be an integer >= 1 (trajectories per program)")
         if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
             raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
+        for name, flag in (("step_exponent", "--step-exponent"), ("step_log_power", "--step-log-power")):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, int | float) and math.isfinite(v) and -4 <= v <= 4):
+                raise UsageError(f"{flag} {v!r} must be a number in [-4, 4]")
+        factors = tuple(self.step_factors)
+        for f in factors:
+            if not (isinstance(f, int | float) and math.isfinite(f) and f > 0):
+                raise UsageError(
+                    f"--step-scan factor {f!r} must be a positive number, e.g. --step-scan 0.5 1 2 4"
+                )
+        if len(set(factors)) != len(factors):
+            raise UsageError(f"--step-scan {list(factors)} repeats a factor: list each once")
+        if len(factors) == 1:
+            raise UsageError("--step-scan needs at least two factors (one factor is --step delta_0 x F)")
+        if not isinstance(self.null_seeds, int | np.integer) or self.null_seeds < 0:
+            raise UsageError(f"--null-seeds {self.null_seeds!r} must be an integer >= 0 (0: no control)")
         if self.start == "conditioned" and min(dims) <= self.m_escape**-2:
             raise UsageError(
                 f"--N {min(dims)} with --start conditioned starts at m0 = N^-1/2 >= the escape overlap "
                 f"{self.m_escape}: use N > {self.m_escape**-2:g} or --start random"
             )
-        return dataclasses.replace(self, dims=tuple(sorted(int(d) for d in dims)))
+        return dataclasses.replace(
+            self,
+            dims=tuple(sorted(int(d) for d in dims)),
+            step_factors=tuple(sorted(float(f) for f in factors)),
+        )
 
     def as_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["dims"] = list(self.dims)
+        out["step_factors"] = list(self.step_factors)
         return out
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Cell:
+    """One cell of a sweep, keyed by its axes: N, and the step factor F of a scan (1 without
+    one); `null` marks the no-signal control run beside the cell with the same keys.
+
+    The file name is `cell_N00064.nc` for the plain cell, with `_F2` for a scan factor and `_null`
+    for the control, so that the cells of a single-schedule sweep keep their names."""
+
+    dim: int
+    factor: float = 1.0
+    null: bool = False
+
+    @property
+    def name(self) -> str:
+        text = f"N{self.dim:05d}"
+        if self.factor != 1.0:
+            text += f"_F{self.factor:g}"
+        return text + ("_null" if self.null else "")
+
+    @property
+    def signal(self) -> Cell:
+        return dataclasses.replace(self, null=False)
+
+    @property
+    def control(self) -> Cell:
+        return dataclasses.replace(self, null=True)
+
+    def __str__(self) -> str:
+        text = f"N={self.dim}"
+        if self.factor != 1.0:
+            text += f" F={self.factor:g}"
+        return text + (" null" if self.null else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,17 +279,50 @@ class Experiment:
         return self.dynamics.k
 
     @ft.cached_property
-    def step0(self) -> float:
-        return self.dynamics.default_delta0 if self.config.step0 is None else float(self.config.step0)
+    def schedule(self) -> tuple[float, float]:
+        """(P, Q) of the step schedule delta_N = delta_0 N^-P (log N)^-Q in use."""
+        p0, q0 = theory.schedule_powers(self.k)
+        c = self.config
+        return (
+            float(p0) if c.step_exponent is None else float(c.step_exponent),
+            float(q0) if c.step_log_power is None else float(c.step_log_power),
+        )
 
-    def step(self, dim: int) -> float:
-        return self.dynamics.step(dim, self.step0)
+    @property
+    def schedule_text(self) -> str:
+        p, q = self.schedule
+        text = f"delta_N = {self.step0:.4g}"
+        text += "" if p == 0 else (" / N" if p == 1 else f" N^-{p:g}")
+        text += "" if q == 0 else (" / log N" if q == 1 else f" / (log N)^{q:g}")
+        return text
+
+    @ft.cached_property
+    def step0(self) -> float:
+        """delta_0: the given one, or the schedule's default (the theory's step at N = 16)."""
+        if self.config.step0 is not None:
+            return float(self.config.step0)
+        return self.dynamics.delta0_for(*self.schedule)
+
+    @property
+    def factors(self) -> tuple[float, ...]:
+        """The step factors of the scan, (1.0,) for a single schedule."""
+        return self.config.step_factors or (1.0,)
+
+    @property
+    def scanning(self) -> bool:
+        return bool(self.config.step_factors)
+
+    def step(self, dim: int, factor: float = 1.0) -> float:
+        return float(factor) * self.dynamics.step(dim, self.step0, *self.schedule)
 
     def batch(self, dim: int) -> int:
         return self.dynamics.batch_size(dim) if self.config.batch is None else int(self.config.batch)
 
     def budget(self, dim: int) -> int:
-        return int(math.ceil(self.config.budget_factor * self.dynamics.escape_scale(dim, self.step0)))
+        """Samples per seed: budget_factor x N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0*), with
+        delta_0* the theory's default; the same for every step, schedule and scan factor, so that
+        a larger step never gets a smaller budget."""
+        return int(math.ceil(self.config.budget_factor * self.dynamics.escape_scale(dim)))
 
     def start_overlap(self, dim: int) -> float:
         """The start the theory's prediction uses: N^-1/2 (conditioned) or the median |m0| (random)."""
@@ -214,11 +330,58 @@ class Experiment:
             return 1.0 / math.sqrt(dim)
         return theory.median_abs_start(dim)
 
-    def predicted_escape(self, dim: int) -> float:
+    def _signed_start(self, dim: int) -> float:
+        return self.start_overlap(dim) * (self.loss.favourable_sign if self.loss.recoverable else 1)
+
+    def predicted_escape(self, dim: int, factor: float = 1.0) -> float:
         """ODE escape samples from the typical start (the median for a random start), on the side
         of the equator the engine starts from (favourable sign)."""
-        start = self.start_overlap(dim) * (self.loss.favourable_sign if self.loss.recoverable else 1)
-        return self.dynamics.ode_escape_samples(dim, self.step(dim), start)
+        return self.dynamics.ode_escape_samples(dim, self.step(dim, factor), self._signed_start(dim))
+
+    def predicted_best(self, dim: int) -> tuple[float, float]:
+        """(factor, ODE escape samples) of the scan factor the ODE predicts fastest at N = dim."""
+        values = [self.predicted_escape(dim, f) for f in self.factors]
+        i = int(np.argmin(values))
+        return self.factors[i], float(values[i])
+
+    def predicted_optimum(self, dim: int) -> tuple[float, float]:
+        """(step, ODE escape samples) at the ODE's best step over all steps (not only the scan's)."""
+        return self.dynamics.best_step_escape(dim, self._signed_start(dim))
+
+    def cells(self, dims=None) -> list[Cell]:
+        """Every cell of the sweep (or of the N in `dims`), in the order they must run: per N, the
+        factor the ODE predicts fastest first (its result caps the others when `scan_cap`), then
+        the other factors; each followed by its no-signal control when `null_seeds` > 0."""
+        out = []
+        for dim in self.config.dims if dims is None else dims:
+            first = (
+                self.predicted_best(dim)[0] if self.scanning and self.loss.recoverable else self.factors[0]
+            )
+            for f in (first, *(f for f in self.factors if f != first)):
+                out.append(Cell(dim, f))
+                if self.config.null_seeds:
+                    out.append(Cell(dim, f, null=True))
+        return out
+
+    def reference(self, cell: Cell) -> Cell | None:
+        """The signal cell whose result sets this cell's budget: a control's own signal cell, and in
+        a capped scan the first factor of its N; None for cells that run to the full budget."""
+        if cell.null:
+            return cell.signal
+        if self.scanning and self.config.scan_cap and self.loss.recoverable:
+            first = self.cells([cell.dim])[0]
+            return None if first == cell else first
+        return None
+
+    def stop_after(self, seeds: int) -> int | None:
+        """The escape count after which a cell may stop: the upper rank u of the median's
+        order-statistic interval (`sims.median_interval_ranks`); None without early stop."""
+        if not self.config.early_stop:
+            return None
+        return sims.median_interval_ranks(seeds)[1]
+
+    def cell_seeds(self, cell: Cell) -> int:
+        return min(self.config.null_seeds, self.config.seeds) if cell.null else self.config.seeds
 
     def check_budgets(self) -> None:
         """Refuse, before any simulation, a budget that one run cannot count."""
@@ -234,11 +397,15 @@ class Experiment:
     def task(self) -> sims.SpikeTask:
         return sims.SpikeTask.make(self.config.task, self.config.snr, self.config.latent)
 
-    def engine(self, dim: int) -> sims.OnlineSGD | sims.ReducedSGD:
+    @ft.cached_property
+    def null_task(self) -> sims.SpikeTask:
+        return sims.SpikeTask.make(self.config.task, self.config.snr, self.config.latent, null=True)
+
+    def engine(self, dim: int, null: bool = False) -> sims.OnlineSGD | sims.ReducedSGD:
         c = self.config
         return sims.ENGINE_CLASSES[self.engine_name(dim)](
             dim=dim,
-            task=self.task,
+            task=self.null_task if null else self.task,
             activation=self.activation,
             batch=self.batch(dim),
             noise=c.noise,
@@ -257,27 +424,44 @@ class Experiment:
             return "reduced" if sims.reduced_is_exact(self.config.noise) else "full"
         return self.config.engine
 
-    def cell_config(self, dim: int) -> dict:
-        """Everything that determines one cell's numbers (its file is reused only if equal)."""
-        c = self.config
-        return {
-            "task": c.task,
-            "latent": c.latent,
-            "activation": self.activation,
-            "snr": c.snr,
-            "N": dim,
-            "seeds": list(range(c.seeds)),
-            "step": self.step(dim),
-            "budget": self.budget(dim),
-            "batch": self.batch(dim),
-            "start": c.start,
-            "noise": c.noise,
-            "inputs": c.inputs,
-            "m_escape": c.m_escape,
-            "root_seed": c.root_seed,
-            "n_checkpoints": c.n_checkpoints,
-            "dtype": c.dtype,
-            "prng_impl": c.prng_impl,
-            "engine": self.engine_name(dim),
-            "engine_version": sims.ENGINE_VERSION,
-        } | ({} if c.chunk == sims.CHUNK else {"chunk": c.chunk})  # recorded when not the default
+    def cell_config(self, cell: Cell | int, budget: int | None = None) -> dict:
+        """Everything that determines one cell's numbers (its file is reused only if equal).
+
+        `budget`: the cell's budget when a reference cell sets it (see `reference`); default the
+        sweep's. Keys beyond those of a plain single-schedule cell are added only where they apply,
+        so such cells keep their configuration."""
+        cell = cell if isinstance(cell, Cell) else Cell(int(cell))
+        c, dim = self.config, cell.dim
+        extra: dict = {}
+        if cell.factor != 1.0:
+            extra["factor"] = cell.factor
+        if cell.null:
+            extra["null"] = True
+        stop = None if cell.null else self.stop_after(self.cell_seeds(cell))  # controls run to their budget
+        if stop is not None:
+            extra["stop_after"] = stop
+        return (
+            extra
+            | {
+                "task": c.task,
+                "latent": c.latent,
+                "activation": self.activation,
+                "snr": c.snr,
+                "N": dim,
+                "seeds": list(range(self.cell_seeds(cell))),
+                "step": self.step(dim, cell.factor),
+                "budget": self.budget(dim) if budget is None else int(budget),
+                "batch": self.batch(dim),
+                "start": c.start,
+                "noise": c.noise,
+                "inputs": c.inputs,
+                "m_escape": c.m_escape,
+                "root_seed": c.root_seed,
+                "n_checkpoints": c.n_checkpoints,
+                "dtype": c.dtype,
+                "prng_impl": c.prng_impl,
+                "engine": self.engine_name(dim),
+                "engine_version": sims.ENGINE_VERSION,
+            }
+            | ({} if c.chunk == sims.CHUNK else {"chunk": c.chunk})
+        )  # recorded when not the default

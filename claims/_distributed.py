@@ -88,9 +88,10 @@ def initialize(
 
 
 def cell_cost(exp: Experiment, dim: int) -> float:
-    """Relative cost of a cell: samples x work per sample (O(N) full engine, O(1) reduced)."""
+    """Relative cost of the cells of one N: samples x work per sample (O(N) full engine, O(1)
+    reduced) x step factors."""
     per_sample = dim if exp.engine_name(dim) == "full" else 1.0
-    return float(exp.budget(dim)) * exp.config.seeds * per_sample
+    return float(exp.budget(dim)) * exp.config.seeds * per_sample * len(exp.factors)
 
 
 def partition(dims, costs, num_processes: int) -> list[list[int]]:
@@ -120,17 +121,19 @@ def gather_done(exp: Experiment, done: list[int]) -> np.ndarray:
 
 
 def run_one_cell(config: dict, out: str, dim: int) -> dict:
-    """One job of a job array: compute (or reuse) the cell of N = `dim`; returns a small record.
+    """One job of a job array: compute (or reuse) the cells of N = `dim` (every step factor and
+    control, which depend on each other); returns a small record.
 
     The cell itself is written as netCDF under `out`; only this record goes back through the
     scheduler's (pickled) result channel."""
     from ._sweep import cell_path, run_cells
 
+    config = dict(config, dims=tuple(config["dims"]), step_factors=tuple(config.get("step_factors", ())))
     exp = Experiment(SweepConfig(**config).validated())
-    ds = run_cells(exp, Path(out), progress=False, dims=[int(dim)])[int(dim)]
+    cells = run_cells(exp, Path(out), progress=False, dims=[int(dim)])
     return {
         "N": int(dim),
-        "path": str(cell_path(out, dim)),
-        "config_hash": str(ds.attrs["config_hash"]),
-        "wall_seconds": float(ds.attrs.get("wall_seconds", float("nan"))),
+        "path": ", ".join(str(cell_path(out, c)) for c in cells),
+        "config_hash": ", ".join(str(ds.attrs["config_hash"]) for ds in cells.values()),
+        "wall_seconds": float(sum(ds.attrs.get("wall_seconds", float("nan")) for ds in cells.values())),
     }

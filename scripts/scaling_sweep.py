@@ -55,9 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--profile",
         default="default",
-        help="smoke (about a minute), default (N = 16..192; minutes on 2 CPU cores) "
-        "or full (N = 16..512; about 80 minutes on 2 CPU cores): sets N, seeds, start and budget; "
-        "other flags override it",
+        help="smoke (about a minute), default (N = 16..128, random start; minutes on 2 CPU cores), "
+        "full (N = 16..512; hours on 2 CPU cores) or scan (the step scan over N = 16..128): sets N, "
+        "seeds, start, budget and scan; other flags override it",
     )
     p.add_argument(
         "--task",
@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--start",
         default=None,
-        help="random (uniform on the sphere) or conditioned (m0 = N^-1/2) [default: the profile's]",
+        help="random (uniform on the sphere, the theorem's start) or conditioned (m0 = N^-1/2, a "
+        "variance-reduction option) [default: random]",
     )
     p.add_argument(
         "--step",
@@ -106,14 +107,57 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="delta_0 of the step schedule "
-        "delta_N = delta_0 N^-(k-2)/2 / log N [default: drift/shrink = 10 at N = 16]",
+        "delta_N = delta_0 N^-P (log N)^-Q [default: the step with drift/shrink = 10 at N = 16]",
+    )
+    p.add_argument(
+        "--step-exponent",
+        type=float,
+        default=None,
+        metavar="P",
+        help="P of the schedule delta_N = delta_0 N^-P (log N)^-Q [default: the theory's (k-2)/2]",
+    )
+    p.add_argument(
+        "--step-log-power",
+        type=float,
+        default=None,
+        metavar="Q",
+        help="Q of the schedule [default: the theory's, 1 (0 for k = 1)]",
+    )
+    p.add_argument(
+        "--step-scan",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="F",
+        help="scan the step: run every N at delta_N x F for each F (at least two; e.g. "
+        "--step-scan 0.25 1 4 16 64 256) and take the verdict from the best step n*_best(N)",
+    )
+    p.add_argument(
+        "--null-seeds",
+        type=int,
+        default=None,
+        help="seeds of the no-signal control beside every cell (identical classes, same keys); an "
+        "escape counts only where it is clearly faster than the control's; 0: no control [default: 8]",
+    )
+    p.add_argument(
+        "--no-early-stop",
+        action="store_true",
+        help="run every seed to the budget (by default a cell stops once the seeds its median and the "
+        "median's interval rest on have escaped; the statistics are the same)",
+    )
+    p.add_argument(
+        "--no-scan-cap",
+        action="store_true",
+        help="in a step scan, run every factor to the full budget (by default each is capped at the "
+        "upper interval end of the factor the ODE predicts fastest, which cannot change n*_best)",
     )
     p.add_argument(
         "--budget-factor",
         type=float,
         default=None,
         help="budget per seed = factor x "
-        "N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0) samples [default: the profile's]",
+        "N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0*) samples, delta_0* the theory's default, "
+        "whatever the step [default: the profile's]",
     )
     p.add_argument(
         "--batch",
@@ -209,6 +253,12 @@ def sweep_config(args: argparse.Namespace, dtype: str | None = None) -> claims.S
         root_seed=args.root_seed,
         dtype=dtype,
         chunk=args.chunk,
+        step_exponent=args.step_exponent,
+        step_log_power=args.step_log_power,
+        step_factors=tuple(args.step_scan) if args.step_scan else None,
+        null_seeds=args.null_seeds,
+        early_stop=False if args.no_early_stop else None,
+        scan_cap=False if args.no_scan_cap else None,
     )
 
 
@@ -265,9 +315,11 @@ def main(argv: list[str] | None = None) -> int:
 
     say = print if process == 0 else (lambda *a, **k: None)
     say(f"theory: {exp.loss.verdict}")
+    scan = f" step scan F={list(config.step_factors)}" if exp.scanning else ""
     say(
         f"sweep: task={config.task} latent={config.latent} activation={exp.activation} snr={config.snr} "
-        f"N={list(config.dims)} seeds={config.seeds} start={config.start} engine={config.engine} -> {out}"
+        f"N={list(config.dims)} seeds={config.seeds} start={config.start} engine={config.engine} "
+        f"schedule {exp.schedule_text}{scan} -> {out}"
     )
     start = time.perf_counter()
     failure = None
@@ -308,29 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     summary = claims.analyse(exp, cells)
     path = claims.write_summary(out, summary, exp)
     figs = claims.scaling_figure(exp, cells, summary, out / "scaling")
-
-    print(f"\n{'N':>6} {'seeds':>5} {'escaped':>8} {'median n*':>11} {'95% CI':>23} {'ODE n*':>10}")
-    for r in summary["cells"]:
-        med = r["median_escape_samples"]
-        fmt = lambda v: "inf" if v is None else f"{v:.3g}"
-        print(
-            f"{r['N']:>6} {r['seeds']:>5} {r['escaped_fraction']:>8.0%} {fmt(med['value']):>11} "
-            f"{'[' + fmt(med['lo']) + ', ' + fmt(med['hi']) + ']':>23} {fmt(r['theory_escape_samples']):>10}"
-        )
-    if summary["fit"]:
-        e, q = summary["fit"]["exponent"], summary["fit"]["log_power"]
-        th = summary["theory"]["theory_fit_exponent"]
-        th_text = f", {th:.3f} for the ODE over these N" if th is not None else ""
-        print(
-            f"\nfitted exponent {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]  (theory: "
-            f"{summary['predicted_exponent']} nominal{th_text})"
-        )
-        print(
-            f"free log power at exponent {summary['predicted_exponent']}: {q['value']:.2f} "
-            f"[{q['lo']:.2f}, {q['hi']:.2f}]"
-        )
-    print(f"\nverdict: {summary['verdict']['reason']}")
-    print(f"wrote {path}, {figs[0]}, {figs[1]} ({time.perf_counter() - start:.0f} s)")
+    if exp.scanning:
+        figs += claims.step_scan_figure(exp, cells, summary, out / "step_scan")
+    print("\n" + "\n".join(claims.summary_lines(summary)))
+    print(
+        f"wrote {path}, {', '.join(str(f) for f in figs if f.suffix == '.png')} ({time.perf_counter() - start:.0f} s)"
+    )
     return 0
 
 

@@ -161,11 +161,16 @@ class SpikeTask:
       mean and covariance as noise; differs in cumulants of order >= 3).
     - `amplitude`: X_u = sqrt(1 + beta) z_u (more power along u: second order).
     - `mean`: X_u = z_u + sqrt(beta) (shifted mean: first order).
+
+    With `null=True` both classes are pure noise (X_u = z_u): the labels carry no information
+    about u. Run with the same keys, it is the no-signal control of an escape-time measurement
+    (how fast |m| reaches the threshold by chance).
     """
 
     name: str
     snr: float
     latent: LatentSampler
+    null: bool = False
 
     def __post_init__(self):
         if self.name not in TASK_NAMES:
@@ -174,10 +179,12 @@ class SpikeTask:
             raise ValueError(f"snr must be a positive number, got {self.snr!r}")
 
     @classmethod
-    def make(cls, name: str, snr: float, latent: str = "rademacher") -> SpikeTask:
-        return cls(name, float(snr), latent_sampler(latent))
+    def make(cls, name: str, snr: float, latent: str = "rademacher", null: bool = False) -> SpikeTask:
+        return cls(name, float(snr), latent_sampler(latent), bool(null))
 
     def spike_coordinate(self, z_u: jax.Array, g: jax.Array) -> jax.Array:
+        if self.null:
+            return z_u
         beta = jnp.asarray(self.snr, z_u.dtype)
         if self.name == "phase":
             return (z_u + jnp.sqrt(beta) * g) / jnp.sqrt(1 + beta)

@@ -49,14 +49,6 @@ ENGINE_VERSION = 2
 """Bumped whenever a change alters the numbers the engine produces; stored cells of an older version
 are recomputed."""
 
-_PROGRESS: dict[int, Callable[[int, int], None]] = {}
-
-
-def _report(token, chunk, t, n_done):
-    fn = _PROGRESS.get(int(token))
-    if fn is not None:
-        fn(int(chunk), int(t), int(n_done))
-
 
 class _ChunkProgress:
     """Turns per-chunk reports into progress(samples, trajectories_done) for the whole run:
@@ -241,72 +233,104 @@ class _SphericalSGD:
     def _executables(self) -> dict:
         return {}
 
-    def _run_local(self, report: bool):
-        """The per-device program; with `report`, a host callback at every checkpoint (progress).
-        Without it the program has no host callback and can enter JAX's persistent cache."""
+    def _programs(self):
+        """The two per-device programs of a run: `start` (the carry of every chunk at sample 0) and
+        `advance` (every chunk of this device from its step t to the checkpoint t_end, one chunk
+        after the other, each in its own while loop that also stops once all its trajectories
+        escaped). The host calls `advance` once per checkpoint and decides there whether to stop,
+        so the programs hold neither host callbacks nor collectives (and enter JAX's persistent
+        cache)."""
         m_esc = self.m_escape
         K = int(self.steps_per_draw)
         step_batch = jax.vmap(self._step_one)
         draw_batch = jax.vmap(self._draws_one)
         overlap = jax.vmap(self._overlap_one)
 
-        def run_chunk(chunk, state0, aux, data_keys, steps, ends, token):
-            m0 = overlap(state0, aux)
-            S = m0.shape[0]
+        def advance_chunk(carry, aux, data_keys, steps, t_end):
+            def cond(c):
+                state, t, esc, mx, bad = c
+                return (t < t_end) & ~jnp.all((esc >= 0) | bad)
 
-            def body(carry, t_end):
-                def cond(c):
-                    state, t, esc, mx, bad = c
-                    return (t < t_end) & ~jnp.all((esc >= 0) | bad)
+            def inner(c):
+                # One block of K steps; after a checkpoint inside a block, the block is drawn
+                # again and only its remaining steps are taken (same numbers either way).
+                state, t, esc, mx, bad = c
+                block = t // K
+                base = block * K
+                keys = jax.vmap(lambda k: jax.random.fold_in(k, block + 1))(data_keys)
+                draws = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), draw_batch(keys))
 
-                def inner(c):
-                    # One block of K steps; after a checkpoint inside a block, the block is drawn
-                    # again and only its remaining steps are taken (same numbers either way).
-                    state, t, esc, mx, bad = c
-                    block = t // K
-                    base = block * K
-                    keys = jax.vmap(lambda k: jax.random.fold_in(k, block + 1))(data_keys)
-                    draws = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), draw_batch(keys))
+                def one(c2, xs):
+                    state, esc, mx, bad = c2
+                    j, draw = xs
+                    tj = base + j + 1
+                    new = step_batch(state, aux, draw, steps)
+                    if K == 1:
+                        live = jnp.bool_(True)
+                    else:
+                        live = (tj > t) & (tj <= t_end)
+                        new = jax.tree.map(lambda n, o: jnp.where(live, n, o), new, state)
+                    m = overlap(new, aux)
+                    am = jnp.abs(m)
+                    esc = jnp.where(live & (esc < 0) & (am >= m_esc), tj, esc)
+                    bad = bad | ~jnp.isfinite(m)
+                    mx = jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0))
+                    return (new, esc, mx, bad), None
 
-                    def one(c2, xs):
-                        state, esc, mx, bad = c2
-                        j, draw = xs
-                        tj = base + j + 1
-                        new = step_batch(state, aux, draw, steps)
-                        if K == 1:
-                            live = jnp.bool_(True)
-                        else:
-                            live = (tj > t) & (tj <= t_end)
-                            new = jax.tree.map(lambda n, o: jnp.where(live, n, o), new, state)
-                        m = overlap(new, aux)
-                        am = jnp.abs(m)
-                        esc = jnp.where(live & (esc < 0) & (am >= m_esc), tj, esc)
-                        bad = bad | ~jnp.isfinite(m)
-                        mx = jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0))
-                        return (new, esc, mx, bad), None
+                (state, esc, mx, bad), _ = jax.lax.scan(
+                    one, (state, esc, mx, bad), (jnp.arange(K, dtype=jnp.int32), draws)
+                )
+                return state, jnp.minimum(base + K, t_end), esc, mx, bad
 
-                    (state, esc, mx, bad), _ = jax.lax.scan(
-                        one, (state, esc, mx, bad), (jnp.arange(K, dtype=jnp.int32), draws)
-                    )
-                    return state, jnp.minimum(base + K, t_end), esc, mx, bad
+            return jax.lax.while_loop(cond, inner, carry)
 
-                carry = jax.lax.while_loop(cond, inner, carry)
-                state, t, esc, mx, bad = carry
-                if report:
-                    jax.debug.callback(_report, token, chunk, t, jnp.sum((esc >= 0) | bad))
-                return carry, (overlap(state, aux), t)
-
+        def start(state0, aux):
+            m0 = jax.vmap(overlap)(state0, aux)  # (chunks, C)
             esc0 = jnp.where(jnp.abs(m0) >= m_esc, 0, -1).astype(jnp.int32)  # escaped at the start
-            init = (state0, jnp.int32(0), esc0, jnp.abs(m0), jnp.zeros(S, bool))
-            (_, _, esc, mx, bad), (ms, ts) = jax.lax.scan(body, init, ends)
-            return m0, ms, ts, esc, mx, bad
+            t0 = jnp.zeros(m0.shape[:1], jnp.int32)
+            return (state0, t0, esc0, jnp.abs(m0), jnp.zeros(m0.shape, bool)), m0
 
-        def run_local(chunks, state0, aux, data_keys, steps, ends, token):
-            # Chunks of `chunk` trajectories one after the other, each with its own loops: every
-            # trajectory is computed by the same program whatever the batch and device count.
-            return jax.lax.map(lambda a: run_chunk(*a, ends, token), (chunks, state0, aux, data_keys, steps))
+        def advance(carry, aux, data_keys, steps, t_end):
+            carry = jax.lax.map(
+                lambda a: advance_chunk(a[:5], *a[5:], t_end), (*carry, aux, data_keys, steps)
+            )
+            return carry, jax.vmap(overlap)(carry[0], aux)
 
-        return run_local
+        return start, advance
+
+    def _compiled(self, devices: list, example) -> dict:
+        """The compiled `start` and `advance` programs for these shapes and devices (cached on the
+        engine), sharded over the chunk axis with `jax.shard_map` on several devices."""
+        signature = (
+            tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(example)),
+            tuple(d.id for d in devices),
+        )
+        if signature in self._executables:
+            return self._executables[signature]
+        start, advance = self._programs()
+        state0, aux, data_keys, steps = example
+        out = {"sharding": None}
+        if len(devices) > 1:
+            mesh = jax.sharding.Mesh(np.asarray(devices), ("chunk",))
+            P = jax.sharding.PartitionSpec
+            out["sharding"] = jax.sharding.NamedSharding(mesh, P("chunk"))
+            shard = lambda fn, n_in, n_out: jax.shard_map(
+                fn, mesh=mesh, in_specs=n_in, out_specs=n_out, check_vma=False
+            )
+            start = shard(start, (P("chunk"), P("chunk")), P("chunk"))
+            advance = shard(advance, (P("chunk"),) * 4 + (P(),), P("chunk"))
+            state0, aux, data_keys, steps = jax.device_put(example, out["sharding"])
+        carry, _ = jax.eval_shape(start, state0, aux)
+        carry = jax.tree.map(
+            lambda a: (
+                jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=out["sharding"]) if out["sharding"] else a
+            ),
+            carry,
+        )
+        out["start"] = jax.jit(start).lower(state0, aux).compile()
+        out["advance"] = jax.jit(advance).lower(carry, aux, data_keys, steps, jnp.int32(0)).compile()
+        self._executables[signature] = out
+        return out
 
     def run(
         self,
@@ -318,6 +342,7 @@ class _SphericalSGD:
         n_checkpoints: int = 64,
         progress: Callable[[int, int], None] | None = None,
         devices: int | None = None,
+        stop_after: int | None = None,
     ) -> dict[str, np.ndarray]:
         """Run every (step size, seed) trajectory for at most `budget_samples` samples.
 
@@ -330,11 +355,16 @@ class _SphericalSGD:
         - `progress`: called as progress(samples_done, trajectories_done) at each checkpoint.
         - `devices`: how many local devices to shard the trajectories over (default: all of
           them, at most one per trajectory). A trajectory's numbers do not depend on it.
+        - `stop_after`: stop every trajectory at the first checkpoint by which at least this many
+          (of all steps and seeds together) have escaped; the others are then right-censored at
+          that checkpoint (`stop_samples`). Default: run to the budget. Escapes up to the stop are
+          bitwise those of a run to the full budget.
 
         **Returns:** a dict of numpy arrays with leading axes (step, seed): `initial_overlap`,
         `overlap` (..., checkpoint; NaN after the run stopped), `escape_samples` (NaN if no
-        escape), `max_abs_overlap`, `finite`; plus `checkpoint_samples`, `wall_seconds` (run only)
-        and `compile_seconds`.
+        escape), `max_abs_overlap`, `finite`; plus `checkpoint_samples`, `stop_samples` (the
+        sample count at which trajectories that had not escaped stopped: the budget, or the early
+        stop), `wall_seconds` (run only) and `compile_seconds`.
         """
         steps = np.atleast_1d(np.asarray(steps, float))
         seeds = np.atleast_1d(np.asarray(seeds))
@@ -348,8 +378,12 @@ class _SphericalSGD:
         ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
         n_step, n_seed = steps.size, seeds.size
         n_traj = n_step * n_seed
+        if stop_after is not None and (not isinstance(stop_after, int | np.integer) or stop_after < 1):
+            raise ValueError(f"stop_after must be a positive integer or None, got {stop_after!r}")
+        stop = n_traj + 1 if stop_after is None else min(int(stop_after), n_traj + 1)
         C = int(self.chunk)
         devices = _devices(devices, -(-n_traj // C), self.prng_impl)
+        start_compile = time.perf_counter()
         keys = self.seed_keys(root_seed, seeds)
         state0, aux = self.initial_state(keys)
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
@@ -357,52 +391,44 @@ class _SphericalSGD:
         tile = lambda a: jnp.tile(a, (n_step,) + (1,) * (a.ndim - 1))
         with np.errstate(over="ignore"):  # a step beyond the dtype's range runs as inf -> NaN flag
             flat_steps = jnp.repeat(jnp.asarray(steps.astype(self.dtype)), n_seed)
-        traj = (jax.tree.map(tile, state0), jax.tree.map(tile, aux), tile(data_keys), flat_steps)
+        real = jnp.ones(n_traj, bool)
+        traj = (jax.tree.map(tile, state0), jax.tree.map(tile, aux), tile(data_keys), flat_steps, real)
         # Pad with copies of the last trajectory (dropped below) to whole chunks, as many per device.
         n_chunks = -(-n_traj // (C * len(devices))) * len(devices)
         pad = n_chunks * C - n_traj
         if pad:
             traj = jax.tree.map(lambda a: jnp.concatenate([a] + [a[-1:]] * pad), traj)
+            traj = (*traj[:4], traj[4].at[n_traj:].set(False))  # padded copies never count as escapes
         traj = jax.tree.map(lambda a: a.reshape((n_chunks, C) + a.shape[1:]), traj)
-        chunks = jnp.arange(n_chunks, dtype=jnp.int32)
-        token = (id(self) ^ time.time_ns()) & 0x7FFFFFFF
-        if progress is not None:
-            _PROGRESS[token] = _ChunkProgress(progress, n_chunks, self.batch, n_traj)
-        args = (chunks, *traj, jnp.asarray(ends, jnp.int32), jnp.int32(token))
+        state0, aux, data_keys, flat_steps, real = traj
+        real = np.asarray(real).reshape(-1)
+        programs = self._compiled(devices, (state0, aux, data_keys, flat_steps))
         if len(devices) > 1:
-            mesh = jax.sharding.Mesh(np.asarray(devices), ("chunk",))
-            P = jax.sharding.PartitionSpec
-            args = (*jax.device_put(args[:5], jax.sharding.NamedSharding(mesh, P("chunk"))), *args[5:])
+            put = lambda tree: jax.device_put(tree, programs["sharding"])
+            state0, aux, data_keys, flat_steps = put((state0, aux, data_keys, flat_steps))
+        compile_seconds = time.perf_counter() - start_compile
         start = time.perf_counter()
-        signature = (
-            tuple((a.shape, str(a.dtype)) for a in jax.tree.leaves(args)),
-            tuple(d.id for d in devices),
-            progress is not None,
-        )
-        compiled = self._executables.get(signature)
-        if compiled is None:  # compiled once per shape and device set, then reused
-            fn = self._run_local(progress is not None)
-            if len(devices) > 1:
-                fn = jax.shard_map(
-                    fn,
-                    mesh=mesh,
-                    in_specs=(P("chunk"),) * 5 + (P(), P()),
-                    out_specs=P("chunk"),
-                    check_vma=False,
-                )
-            compiled = self._executables[signature] = jax.jit(fn).lower(*args).compile()
-        compile_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        try:
-            out = jax.block_until_ready(compiled(*args))
-        finally:
-            _PROGRESS.pop(token, None)
+        carry, m0 = programs["start"](state0, aux)
+        ms = np.full((len(ends), n_chunks * C), np.nan)
+        ts = np.zeros((len(ends), n_chunks), np.int64)
+        report = _ChunkProgress(progress, n_chunks, self.batch, n_traj) if progress is not None else None
+        stop_step = int(ends[-1])
+        for j, t_end in enumerate(ends):
+            carry, m = programs["advance"](carry, aux, data_keys, flat_steps, jnp.int32(t_end))
+            esc_all = np.asarray(carry[2]).reshape(-1)
+            ms[j], ts[j] = np.asarray(m).reshape(-1), np.asarray(carry[1])
+            if report is not None:
+                done = ((esc_all >= 0) | np.asarray(carry[4]).reshape(-1)).reshape(n_chunks, C).sum(axis=1)
+                for chunk in range(n_chunks):
+                    report(chunk, int(ts[j, chunk]), int(done[chunk]))
+            if int(np.sum(real & (esc_all >= 0))) >= stop:  # the early stop: decided here, for all devices
+                stop_step = int(t_end)
+                break
         wall = time.perf_counter() - start
-        m0, ms, ts, esc, mx, bad = (np.asarray(a) for a in out)
-        m0, esc, mx, bad = (a.reshape(-1)[:n_traj] for a in (m0, esc, mx, bad))
-        ms = ms.transpose(0, 2, 1).reshape(n_chunks * C, -1)[:n_traj]  # (trajectory, checkpoint)
+        m0, esc, mx, bad = (np.asarray(a).reshape(-1)[:n_traj] for a in (m0, carry[2], carry[3], carry[4]))
+        ms = ms.T[:n_traj]  # (trajectory, checkpoint)
         # checkpoints each chunk actually reached (a chunk stops once all its trajectories escaped)
-        reached = np.repeat(ts == ends, C, axis=0)[:n_traj]
+        reached = np.repeat(ts.T == ends, C, axis=0)[:n_traj]
         ms = np.where(reached, ms, np.nan)
         shape = (n_step, n_seed)
         escape = np.where(esc >= 0, esc.astype(np.float64) * self.batch, np.nan)
@@ -413,6 +439,7 @@ class _SphericalSGD:
             "max_abs_overlap": mx.reshape(shape),
             "finite": (~bad).reshape(shape),
             "checkpoint_samples": ends.astype(np.float64) * self.batch,
+            "stop_samples": np.float64(stop_step * self.batch),
             "wall_seconds": np.float64(wall),
             "compile_seconds": np.float64(compile_seconds),
         }

@@ -126,6 +126,7 @@ def write_cell(path: Path, run: dict, steps, seeds, config: dict) -> xr.Dataset:
         config_hash=config_hash(config),
         engine=config.get("engine", "full"),
         prng_impl=config.get("prng_impl", "threefry2x32"),
+        stop_samples=float(run.get("stop_samples", config.get("budget", np.nan))),
         wall_seconds=float(run["wall_seconds"]),
         compile_seconds=float(run.get("compile_seconds", 0.0)),
     )

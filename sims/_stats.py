@@ -1,17 +1,30 @@
-"""Statistics over seeds: censored medians with bootstrap intervals, and scaling fits.
+"""Statistics over seeds: censored medians with intervals, and scaling fits.
 
 Escape samples of trajectories that did not escape within the budget are censored: they count as
 +inf, so a median is finite only while more than half of the seeds escaped, and an interval end is
-infinite when the resampled medians are. Intervals are percentile bootstraps over seeds (seeds are
-resampled within each N cell, cells independently). In fits, a censored median is replaced by the
-cell's budget, a lower bound, and the fit says how many resamples that touched.
+infinite when the statistic it rests on is censored.
+
+Two families of intervals live here:
+
+- `median_ci` / `fit_scaling` (used by the topic modules): percentile bootstraps over seeds; in
+  fits a censored median is replaced by the cell's budget and the fit counts the resamples it
+  touched.
+- the **escape-time policy** of the scaling sweep (`median_os_ci`, `clip_to_rank`, `fit_censored`):
+  the median's interval is the distribution-free order-statistic interval [X_(l), X_(u)], so it
+  depends on the seeds' ranks up to u only; bootstrap resamples are drawn from values clipped at
+  X_(u), so every statistic is a function of the u fastest seeds and a run stopped once u seeds
+  escaped reports exactly what a run to the full budget reports; and a censored median enters a fit
+  as what it is, a lower bound: each parameter's interval is unbounded on the side that the
+  censored cell could push it to (for a slope, below when the cell is at small N, above at large N).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
+import scipy.stats
 
 
 CONFIDENCE = 0.95
@@ -172,3 +185,152 @@ def ratio_slope_fit(dims, samples, exponent: float, log_power: float, **kw) -> S
         offset=lambda d: exponent * np.log(d) + log_power * np.log(np.log(d)),
         **kw,
     )
+
+
+# ---- the escape-time policy of the scaling sweep -----------------------------------------------
+
+
+def median_interval_ranks(n: int, confidence: float = CONFIDENCE) -> tuple[int, int]:
+    """1-based ranks (l, u) of the distribution-free interval [X_(l), X_(u)] for the median of n
+    seeds: l is the largest rank with P(Binomial(n, 1/2) < l) <= (1 - confidence)/2, u = n + 1 - l,
+    so the coverage is at least `confidence` for any continuous law. With too few seeds for such an
+    interval (n < 6 at 95%) l = 0 and u = n + 1: both ends are unbounded."""
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"median_interval_ranks needs n >= 1 seeds, got {n!r}")
+    alpha = (1 - confidence) / 2
+    l = int(scipy.stats.binom.ppf(alpha, n, 0.5))  # smallest k with P(B <= k) >= alpha
+    while l > 0 and scipy.stats.binom.cdf(l - 1, n, 0.5) > alpha:
+        l -= 1
+    while scipy.stats.binom.cdf(l, n, 0.5) <= alpha:
+        l += 1
+    return l, n + 1 - l
+
+
+def order_statistic(values, rank: int) -> float:
+    """X_(rank) (1-based) of `values` (NaN counts as +inf); -inf for rank 0, +inf beyond n."""
+    v = np.sort(_censor(values))
+    if rank < 1:
+        return -math.inf
+    if rank > v.size:
+        return math.inf
+    return float(v[rank - 1])
+
+
+def upper_median(values, axis: int = -1) -> np.ndarray:
+    """The median as an order statistic: X_(floor(n/2) + 1), the middle value for odd n and the
+    upper of the two middle values for even n (NaN counts as +inf). It is finite exactly when more
+    than half of the values are, and, unlike the mean of the two middle values, it does not change
+    when values above it are censored."""
+    v = _censor(values)
+    n = v.shape[axis]
+    return np.take(np.partition(v, n // 2, axis=axis), n // 2, axis=axis)
+
+
+def median_os_ci(values, confidence: float = CONFIDENCE) -> Estimate:
+    """`upper_median` of `values` (NaN = censored = +inf) with the order-statistic interval
+    [X_(l), X_(u)] of `median_interval_ranks`; an end is +inf when its seed did not escape."""
+    v = _censor(values)
+    l, u = median_interval_ranks(v.size, confidence)
+    return Estimate(
+        float(upper_median(v)), order_statistic(v, l), order_statistic(v, u), int(v.size), confidence
+    )
+
+
+def clip_to_rank(values, rank: int) -> np.ndarray:
+    """`values` (NaN = +inf) with everything above X_(rank) set to X_(rank): the result depends only
+    on the `rank` smallest values, so it is the same whether the slower seeds were run to the budget
+    or censored once `rank` seeds had escaped."""
+    v = _censor(values)
+    cap = order_statistic(v, rank)
+    return np.minimum(v, cap)
+
+
+def escape_bootstrap(values, n_boot: int = N_BOOT, seed=0, confidence: float = CONFIDENCE) -> np.ndarray:
+    """Bootstrap medians (`upper_median`) of the escape samples of one cell under the sweep's
+    policy: resamples of `clip_to_rank(values, u)` with u the upper rank of the median's interval
+    (+inf = censored). Every resampled median is an order statistic X_(j) with j <= u."""
+    v = clip_to_rank(values, median_interval_ranks(np.size(values), confidence)[1])
+    idx = np.random.default_rng(seed).integers(0, v.size, size=(n_boot, v.size))
+    return upper_median(v[idx], axis=1)
+
+
+def fit_censored(
+    dims,
+    medians,
+    boot,
+    budgets,
+    design,
+    names: tuple[str, ...],
+    offset=None,
+    confidence: float = CONFIDENCE,
+) -> ScalingFit:
+    """Least squares of log(median) - offset(N) on design(log N), with censored medians as bounds.
+
+    **Arguments:**
+    - `dims`: the N of each cell.
+    - `medians`: the point medians (+inf where censored); `boot`: bootstrap medians, shape
+      (resamples, cells), +inf where censored (e.g. from `escape_bootstrap`).
+    - `budgets`: per cell, the sample count a censored median is known to exceed.
+    - `design`, `names`, `offset`: as for `fit_scaling`.
+
+    A censored median is only known to exceed its budget. Every parameter is linear in the log
+    medians, theta_j = sum_i c_ji y_i, so a censored cell i with c_ji < 0 leaves theta_j unbounded
+    below and one with c_ji > 0 unbounded above. In each resample the parameter is computed with the
+    censored medians at their budgets and its lower (upper) value is set to -inf (+inf) where a
+    censored cell could move it that way; the interval is the lower quantile of the lower values
+    and the upper quantile of the upper values. The point value is None when the point medians are
+    censored in a way that moves it. Such an interval never passes more easily than the uncensored
+    one would.
+    """
+    dims = np.asarray(dims, float)
+    X = design(np.log(dims))
+    coef = np.linalg.pinv(X)  # (parameters, cells)
+    coef = np.where(np.abs(coef) < 1e-12, 0.0, coef)
+    off = np.zeros_like(dims) if offset is None else offset(dims)
+    floor = np.asarray(budgets, float)
+    meds = np.asarray(medians, float)
+    boot = np.asarray(boot, float)
+    if boot.ndim != 2 or boot.shape[1] != dims.size:
+        raise ValueError(f"boot must have shape (resamples, {dims.size}), got {boot.shape}")
+    if np.any(meds[np.isfinite(meds)] <= 0):
+        raise ValueError("a cell has median escape count 0 (its start is beyond the escape overlap)")
+
+    def solve(y, censored):
+        y = np.where(censored, floor, y)
+        theta = (np.log(np.maximum(y, 1.0)) - off) @ coef.T  # (..., parameters)
+        down = (censored[..., None, :] & (coef < 0)).any(-1)
+        up = (censored[..., None, :] & (coef > 0)).any(-1)
+        return theta, np.where(down, -np.inf, theta), np.where(up, np.inf, theta)
+
+    point_cens = ~np.isfinite(meds)
+    theta, p_lo, p_hi = solve(meds, point_cens)
+    hit = ~np.isfinite(boot)
+    _, lows, highs = solve(boot, hit)
+    alpha = (1 - confidence) / 2
+    ests = []
+    for j in range(X.shape[1]):
+        # order statistics of the resamples (no interpolation: an end next to an infinite one is kept)
+        lo = float(np.quantile(lows[:, j], alpha, method="lower"))
+        hi = float(np.quantile(highs[:, j], 1 - alpha, method="higher"))
+        value = float(theta[j]) if np.isfinite(p_lo[j]) and np.isfinite(p_hi[j]) else math.nan
+        ests.append(Estimate(value, lo, hi, int(boot.shape[0]), confidence))
+    return ScalingFit(
+        tuple(names),
+        tuple(ests),
+        tuple(int(d) for d in dims),
+        int(hit.any(axis=1).sum()),
+        bool(point_cens.any()),
+    )
+
+
+DESIGNS = {
+    "power_law": (lambda x: np.stack([np.ones_like(x), x], 1), ("log_prefactor", "exponent")),
+    "log_power": (lambda x: np.stack([np.ones_like(x), np.log(x)], 1), ("log_prefactor", "log_power")),
+    "ratio_slope": (lambda x: np.stack([np.ones_like(x), x], 1), ("log_prefactor", "slope")),
+    "exponent_and_log_power": (
+        lambda x: np.stack([np.ones_like(x), x, np.log(x)], 1),
+        ("log_prefactor", "exponent", "log_power"),
+    ),
+}
+"""Designs (of x = log N) for `fit_censored`: free exponent; free power of log N at a fixed
+exponent (offset); slope of a ratio to N^e (log N)^q (offset); exponent and log power both free."""

@@ -337,6 +337,11 @@ for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (
         print(f"{tag}-{name}", bool(both.sum() >= 3 and same(a[both], b[both])
               and same(lone["escape_samples"][0, 0], one["escape_samples"][0, 1])), int(both.sum()),
               float(np.max(np.abs(a[both] - b[both]))))
+    # the early stop is decided over all devices together: the same stop and escapes on 1 and 2
+    stop = lambda d: eng.run([0.5], np.arange(6), 200000, n_checkpoints=24, devices=d, stop_after=3)
+    s1, s2 = stop(1), stop(2)
+    print(tag + "-early-stop-1-vs-2", bool(same(s1["escape_samples"], s2["escape_samples"])
+          and s1["stop_samples"] == s2["stop_samples"] and np.isfinite(s1["escape_samples"]).sum() >= 3))
 """
 
 
@@ -356,6 +361,11 @@ RUNS = ["reduced-float64", "reduced-float32", "full-float32"]
 def test_results_are_bitwise_identical_on_one_and_two_devices(determinism, run):
     assert determinism["devices"] == "2"
     assert determinism[f"{run}-1-vs-2"] == "True", determinism
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_the_early_stop_is_the_same_on_one_and_two_devices(determinism, run):
+    assert determinism[f"{run}-early-stop-1-vs-2"] == "True", determinism
 
 
 @pytest.mark.parametrize("run", RUNS)

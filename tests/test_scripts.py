@@ -44,7 +44,7 @@ def test_smoke_sweep_writes_summary_cells_and_figures(smoke_sweep):
         assert key in summary
     assert summary["information_exponent"] == 4 and summary["recoverable"] is True
     assert summary["predicted_exponent"] == 3
-    assert [c["N"] for c in summary["cells"]] == [8, 12, 16, 24]
+    assert [c["N"] for c in summary["cells"]] == [16, 24, 32, 48]
     for cell in summary["cells"]:
         assert {
             "seeds",
@@ -54,15 +54,43 @@ def test_smoke_sweep_writes_summary_cells_and_figures(smoke_sweep):
             "theory_escape_samples",
         } <= set(cell)
         assert cell["seeds"] == 8
-    for key in ("exponent", "log_power"):
-        assert {"value", "lo", "hi"} <= set(summary["fit"][key])
-    assert {"lower", "upper"} <= set(summary["bounds"])
+    if summary["fit"] is None:  # too few N passed the chance control: the verdict says so
+        assert summary["verdict"]["lower_bound"] == "undecided" and "usable N" in summary["verdict"]["reason"]
+    else:
+        for key in ("exponent", "log_power"):
+            assert {"value", "lo", "hi"} <= set(summary["fit"][key])
+        assert {"lower", "upper"} <= set(summary["bounds"])
+        assert summary["bounds"]["lower"]["margin"] == claims.MARGIN
     assert isinstance(summary["verdict"]["reason"], str) and summary["verdict"]["reason"]
     assert summary["provenance"]["jax_version"]
     assert (out / "scaling.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "scaling.pdf").read_bytes()[:4] == b"%PDF"
-    assert len(list((out / "cells").glob("*.nc"))) == 4
-    assert "verdict:" in proc.stdout
+    assert len(list((out / "cells").glob("cell_N?????.nc"))) == 4  # the signal cells; controls beside
+    assert all(c.name.endswith("_null.nc") for c in (out / "cells").glob("cell_N?????_*.nc"))
+    assert summary["start"] == "random" and summary["verdict"]["lower_bound"] in claims.VERDICTS
+    assert "verdict:" in proc.stdout and "margin eps" in proc.stdout and "random start" in proc.stdout
+
+
+def test_step_scan_reports_the_best_step_per_n(tmp_path):
+    out = tmp_path / "scan"
+    proc = run_script(
+        "scaling_sweep.py", "--profile", "smoke", "--N", "12", "16", "24", "--seeds", "8",
+        "--step-scan", "1", "8", "64", "--step-log-power", "0", "--no-progress", "--out", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["N"] for e in summary["step_scan"]] == [12, 16, 24]
+    for entry in summary["step_scan"]:
+        assert {"best_factor", "best_median", "per_factor", "ode_best_factor"} <= set(entry)
+        assert [p["factor"] for p in entry["per_factor"]] == [1.0, 8.0, 64.0]
+        for p in entry["per_factor"]:
+            assert {"factor", "step", "escaped_fraction", "median", "eligible", "reason"} <= set(p)
+    assert summary["theory"]["step_log_power"] == 0.0
+    for name in ("lower", "upper"):
+        if summary["bounds"]:
+            assert summary["bounds"][name]["basis"] == "step scan"
+    assert (out / "step_scan.png").read_bytes()[:4] == b"\x89PNG"
+    assert "F=" in proc.stdout or "factor" in proc.stdout
 
 
 def test_rerun_skips_finished_cells_and_recomputes_corrupt_ones(smoke_sweep):
@@ -94,6 +122,9 @@ BAD_ARGS = [
     (["--root-seed", "99999999999999999999"], "--root-seed"),
     (["--N", "abc"], "invalid int value: 'abc'"),
     (["--snr", "0"], "--snr 0"),
+    (["--step-scan", "2"], "at least two factors"),
+    (["--step-scan", "1", "0"], "factor 0.0"),
+    (["--null-seeds", "-1"], "--null-seeds -1"),
 ]
 
 

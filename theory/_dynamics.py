@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import functools as ft
 import math
+import warnings
 
 import numpy as np
 import scipy.integrate
+import scipy.optimize
 import scipy.special
 import sympy as sp
 
@@ -65,11 +67,19 @@ def escape_samples_general() -> sp.Expr:
     return sp.simplify(sp.integrate(integrand, (m, m0, m1)).subs(p, k_sym - 2))
 
 
-def step_schedule(k: int) -> sp.Expr:
-    """delta_N: delta_0 for k = 1, delta_0 / log N for k = 2, delta_0 N^(-(k-2)/2) / log N for k >= 3."""
-    if k == 1:
-        return delta0
-    return delta0 * N ** (-sp.Rational(k - 2, 2)) / sp.log(N)
+def schedule_powers(k: int) -> tuple[sp.Rational, int]:
+    """(P, Q) of the theory's schedule delta_N = delta_0 N^-P (log N)^-Q: P = (k-2)/2 for k >= 3
+    (0 below), Q = 1 for k >= 2 and 0 for k = 1."""
+    return (sp.Rational(max(k - 2, 0), 2), 0 if k == 1 else 1)
+
+
+def step_schedule(k: int, exponent=None, log_power=None) -> sp.Expr:
+    """delta_N = delta_0 N^-P (log N)^-Q; by default the theory's (P, Q) of `schedule_powers`:
+    delta_0 for k = 1, delta_0 / log N for k = 2, delta_0 N^(-(k-2)/2) / log N for k >= 3."""
+    p0, q0 = schedule_powers(k)
+    p = p0 if exponent is None else sp.nsimplify(exponent)
+    q = q0 if log_power is None else sp.nsimplify(log_power)
+    return delta0 * N ** (-p) / sp.log(N) ** q
 
 
 def threshold_powers(k: int) -> dict[str, tuple[int, int]]:
@@ -186,10 +196,57 @@ class OverlapDynamics:
         return max(1, int(round(dim ** ((self.k - 2) / 2))))
 
     # ---- numeric versions --------------------------------------------------------------------
-    def step(self, dim: int, d0: float | None = None) -> float:
-        """delta_N for dimension `dim` (the schedule, with `d0` or the default delta_0)."""
-        d0 = self.default_delta0 if d0 is None else d0
-        return float(self.schedule.subs({N: dim, delta0: d0}))
+    def step(self, dim: int, d0: float | None = None, exponent=None, log_power=None) -> float:
+        """delta_N for dimension `dim` on the schedule delta_0 N^-P (log N)^-Q (the theory's P, Q
+        unless given), with `d0` or the default delta_0 of that schedule (`delta0_for`)."""
+        d0 = self.delta0_for(exponent, log_power) if d0 is None else d0
+        return float(step_schedule(self.k, exponent, log_power).subs({N: dim, delta0: d0}))
+
+    def delta0_for(self, exponent=None, log_power=None) -> float:
+        """delta_0 of the schedule N^-P (log N)^-Q that gives the same step at N = 16 as the theory's
+        schedule with its default delta_0 (so every schedule starts from the same step)."""
+        ref = float(self.schedule.subs({N: REFERENCE_DIM, delta0: self.default_delta0}))
+        unit = float(step_schedule(self.k, exponent, log_power).subs({N: REFERENCE_DIM, delta0: 1}))
+        return ref / unit
+
+    def critical_step(self, dim: int, start: float) -> float:
+        """The largest step for which the ODE escapes from `start` (drift beats the shrink all the
+        way to m1); found by bisection in log(delta). inf if no step is too large (k = 1)."""
+        lo = self.step(dim) * 1e-6
+        if not math.isfinite(self.ode_escape_samples(dim, lo, start)):
+            return 0.0
+        hi = lo * 10
+        while math.isfinite(self.ode_escape_samples(dim, hi, start)):
+            hi *= 10
+            if hi > 1e12:
+                return math.inf
+        for _ in range(60):
+            mid = math.sqrt(lo * hi)
+            lo, hi = (mid, hi) if math.isfinite(self.ode_escape_samples(dim, mid, start)) else (lo, mid)
+        return lo
+
+    def best_step_escape(self, dim: int, start: float, steps=None) -> tuple[float, float]:
+        """(best step, ODE escape samples at it) from `start`: the minimum over `steps` (a scan) or,
+        without them, over every step below the critical one (bounded search in log delta)."""
+        if steps is not None:
+            values = [self.ode_escape_samples(dim, float(d), start) for d in steps]
+            i = int(np.argmin(values))
+            return float(steps[i]), float(values[i])
+        crit = self.critical_step(dim, start)
+        if not math.isfinite(crit) or crit <= 0:
+            return math.nan, math.inf
+        with warnings.catch_warnings():  # quad warns close to the critical step, where n* diverges
+            warnings.simplefilter("ignore", scipy.integrate.IntegrationWarning)
+            res = self._minimise_log_escape(dim, start, crit)
+        return float(math.exp(res.x)), float(math.exp(res.fun))
+
+    def _minimise_log_escape(self, dim: int, start: float, crit: float):
+        return scipy.optimize.minimize_scalar(
+            lambda x: math.log(self.ode_escape_samples(dim, math.exp(x), start)),
+            bounds=(math.log(crit) - math.log(1e4), math.log(crit) - 1e-9),
+            method="bounded",
+            options={"xatol": 1e-6},
+        )
 
     @ft.cached_property
     def _rate_fn(self):
