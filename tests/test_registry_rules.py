@@ -10,7 +10,18 @@ import numpy as np
 import pytest
 
 from claims import _registry as reg
-from claims._registry import FAILS, HOLDS, UNDECIDED, Above, AllOf, Below, Each, FractionAbove, Interval, Within
+from claims._registry import (
+    FAILS,
+    HOLDS,
+    UNDECIDED,
+    Above,
+    AllOf,
+    Below,
+    Each,
+    FractionAbove,
+    Interval,
+    Within,
+)
 
 
 def test_within_linear_returns_each_outcome():
