@@ -18,7 +18,26 @@ from . import (
 from ._cache import enable_compilation_cache
 from ._config import ENGINES, PROFILES, Experiment, SweepConfig, UsageError
 from ._figures import save, scaling_figure
-from ._registry import REGISTRY, TIERS, Claim, ClaimResult, register, run_claims
+from ._registry import (
+    FAILS,
+    HOLDS,
+    REGISTRY,
+    TIERS,
+    UNDECIDED,
+    Above,
+    AllOf,
+    Below,
+    Claim,
+    ClaimResult,
+    Each,
+    FractionAbove,
+    Interval,
+    Registration,
+    Rule,
+    Within,
+    register,
+    run_claims,
+)
 from ._sweep import (
     SUMMARY_KEYS,
     SimulationError,
@@ -33,6 +52,18 @@ from ._sweep import (
 
 
 __all__ = [
+    "FAILS",
+    "HOLDS",
+    "UNDECIDED",
+    "Above",
+    "AllOf",
+    "Below",
+    "Each",
+    "FractionAbove",
+    "Interval",
+    "Registration",
+    "Rule",
+    "Within",
     "ENGINES",
     "PROFILES",
     "REGISTRY",

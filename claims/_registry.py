@@ -245,16 +245,18 @@ def _combine(outcomes: Sequence[str], need: int) -> str:
 @dataclasses.dataclass(frozen=True)
 class Each(Rule):
     """One rule applied to every item of a list (each alpha, depth, kernel width...): HOLDS when
-    every item holds, DOES NOT HOLD when one does not, UNDECIDED otherwise and for an empty list.
+    every item holds, DOES NOT HOLD when one does not, UNDECIDED otherwise; an empty list is
+    UNDECIDED unless `allow_empty` (a condition with no items, such as "no order below k = 1").
     As an intersection-union test it keeps the level of its rule."""
 
     rule: Rule
     over: str
+    allow_empty: bool = False
 
     def decide(self, estimate) -> str:
         items = list(estimate)
         if not items:
-            return UNDECIDED
+            return HOLDS if self.allow_empty else UNDECIDED
         return _combine([self.rule.decide(e) for e in items], len(items))
 
     @property
@@ -263,7 +265,7 @@ class Each(Rule):
 
     @property
     def text(self) -> str:
-        return f"for every {self.over}: {self.rule.text}"
+        return f"for every {self.over}{' (if any)' if self.allow_empty else ''}: {self.rule.text}"
 
 
 @dataclasses.dataclass(frozen=True)

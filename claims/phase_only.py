@@ -19,7 +19,7 @@ import theory
 
 from ._config import Experiment, SweepConfig
 from ._figures import STYLE, save, scaling_figure
-from ._registry import register
+from ._registry import Above, AllOf, Each, Registration, Within, register, tier_sizes
 from ._sweep import analyse, run_cells
 
 
@@ -50,72 +50,144 @@ def _structured(
     return basis, np.asarray(u, np.float64), np.asarray(x, np.float64)
 
 
+def _key(root_seed: int, base: int) -> int:
+    """PRNG key number of a data claim: `base` at root seed 0, disjoint blocks of 1000 after."""
+    return base + 1000 * int(root_seed)
+
+
+def _z_interval(est: np.ndarray, se: np.ndarray) -> list[tuple[float, float, float]]:
+    """95% normal intervals est +- 1.96 se, one per entry."""
+    z = scipy.stats.norm.isf(0.025)
+    return [
+        (float(e), float(e - z * s), float(e + z * s)) for e, s in zip(est.ravel(), se.ravel(), strict=True)
+    ]
+
+
+COV_MARGIN = 0.02
+COVARIANCE = Registration(
+    prediction="Cov(x) = I for the structured class (theory brief 1.3(4): the latent has unit variance)",
+    statistic="each entry of the sample covariance minus the identity, with its 95% normal interval",
+    rule=Each(Within(-COV_MARGIN, COV_MARGIN, "Cov_ij - delta_ij"), "entry (i, j) at N = 16"),
+    tiers=tier_sizes(SIZES),
+    rationale={
+        "0.02": "a 2% covariance mismatch is far below what a quadratic learner needs to escape at "
+        "N = 16, and about 7 standard errors at the smoke tier's 200 000 samples (decidable)",
+    },
+    experiment="data.phase_samples",
+)
+
+
 @register(
     "data.covariance",
     "Both classes of the phase task have identity covariance (same mean and power spectrum).",
     "theory brief 1.3(4), 3.8",
+    COVARIANCE,
 )
-def covariance(tier: str, out: Path) -> dict:
+def covariance(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    _, _, x = _structured(n)
+    _, _, x = _structured(n, key=_key(root_seed, 0))
     cov = x.T @ x / n
     prods = x[:, :, None] * x[:, None, :]
     se = prods.std(axis=0) / math.sqrt(n)
-    z = np.abs(cov - np.eye(x.shape[1])) / se
-    limit = scipy.stats.norm.isf(0.0005 / z.size)  # 99.9% family-wise (Bonferroni)
+    dev = cov - np.eye(x.shape[1])
+    iu = np.triu_indices(x.shape[1])
     return {
         "prediction": "Cov(x) = I (N = 16, structured class, beta = 10)",
-        "measurement": f"max |Cov - I| = {np.abs(cov - np.eye(x.shape[1])).max():.4f} "
-        f"(max z-score {z.max():.2f}, n = {n})",
-        "comparison": f"every entry within {limit:.2f} standard errors (99.9% family-wise)",
-        "passed": bool(z.max() <= limit),
+        "measurement": f"max |Cov - I| = {np.abs(dev).max():.4f} (largest s.e. {se.max():.4f}, n = {n})",
+        "estimate": _z_interval(dev[iu], se[iu]),
     }
+
+
+KAPPA4_MARGIN = 0.05
+KAPPA4 = Registration(
+    prediction="kappa_4 = -2 beta^2 / (1 + beta)^2 = -1.653 at beta = 10 (theory.spike_hermite_moments)",
+    statistic="fourth cumulant of x.u over the samples, 95% interval from 20 independent blocks",
+    rule=Within.ratio(1 + KAPPA4_MARGIN, "measured / predicted kappa_4"),
+    tiers=tier_sizes(SIZES),
+    rationale={"5%": "the phase task's escape time scales as 1/kappa_4^2: 5% in kappa_4 is 10% in time"},
+    experiment="data.phase_samples",
+)
 
 
 @register(
     "data.kappa4",
     "The spike coordinate of the Rademacher phase task has kappa_4 = -2 beta^2 / (1 + beta)^2.",
     "theory brief 1.3(4)",
+    KAPPA4,
 )
-def kappa4(tier: str, out: Path) -> dict:
+def kappa4(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    _, u, x = _structured(n)
+    _, u, x = _structured(n, key=_key(root_seed, 0))
     xu = x @ u
     pred = float(theory.spike_hermite_moments("phase", theory.latent("rademacher"), sp.Float(BETA))[4])
     est, se = _blocks_se(xu, lambda v: np.mean(v**4) - 3 * np.mean(v**2) ** 2)
+    ((e, lo, hi),) = _z_interval(np.array([est]), np.array([se]))
     return {
         "prediction": f"kappa_4 = {pred:.4f}",
         "measurement": f"{est:.4f} +- {se:.4f} (1 s.e., n = {n})",
-        "comparison": "|measured - predicted| <= 4 s.e.",
-        "passed": bool(abs(est - pred) <= 4 * se),
+        # both negative: the ratio's interval is (hi/pred, lo/pred)
+        "estimate": (e / pred, hi / pred, lo / pred),
     }
+
+
+HERMITE_MS = (0.3, 0.6, 0.9)
+HERMITE4 = Registration(
+    prediction="E[He_4(w.x)] = m^4 kappa_4 for a unit w with overlap m (theory brief 3.1)",
+    statistic="E[He_4(w.x)] - m^4 kappa_4 at m = 0.3, 0.6, 0.9, 95% interval from 20 blocks",
+    rule=Each(Within(-0.05 * 1.653, 0.05 * 1.653, "E[He_4] - m^4 kappa_4"), "m"),
+    tiers=tier_sizes(SIZES),
+    rationale={"0.083": "5% of |kappa_4| (as in data.kappa4), one absolute margin for every m"},
+    experiment="data.phase_samples",
+)
 
 
 @register(
     "data.hermite4_overlap",
     "E[He_4(w.x)] = m^4 kappa_4 for unit w with overlap m (structured class).",
     "theory brief 3.1, 3.8",
+    HERMITE4,
 )
-def hermite4_overlap(tier: str, out: Path) -> dict:
+def hermite4_overlap(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    _, u, x = _structured(n)
-    rng = np.random.default_rng(1)
+    _, u, x = _structured(n, key=_key(root_seed, 0))
+    rng = np.random.default_rng([1, root_seed])
     v = rng.normal(size=u.size)
     v -= (v @ u) * u
     v /= np.linalg.norm(v)
     kap = float(theory.spike_hermite_moments("phase", theory.latent("rademacher"), sp.Float(BETA))[4])
-    rows, ok = [], True
-    for m in (0.3, 0.6, 0.9):
+    rows, ests = [], []
+    for m in HERMITE_MS:
         lam = x @ (m * u + math.sqrt(1 - m * m) * v)
         est, se = _blocks_se(lam**4 - 6 * lam**2 + 3, np.mean)
-        ok &= abs(est - m**4 * kap) <= 4 * se
+        ests += _z_interval(np.array([est - m**4 * kap]), np.array([se]))
         rows.append(f"m={m}: {est:.4f}+-{se:.4f} vs {m**4 * kap:.4f}")
     return {
         "prediction": "E[He_4(w.x)] = m^4 kappa_4",
-        "measurement": "; ".join(rows),
-        "comparison": "each within 4 s.e.",
-        "passed": bool(ok),
+        "measurement": "; ".join(rows) + f" (n = {n})",
+        "estimate": ests,
     }
+
+
+AMPLITUDE_MARGIN = 0.05
+EQUAL_AMPLITUDES = Registration(
+    prediction="E|X_k|^2 = 1 in both classes for every Fourier mode k (seed paper; theory brief 1.3(2))",
+    statistic="per mode, mean power of the structured class / noise class - 1, 95% delta-method interval",
+    rule=Each(Within(-AMPLITUDE_MARGIN, AMPLITUDE_MARGIN, "relative power difference"), "mode of 8 x 8"),
+    tiers=tier_sizes({t: n // 4 for t, n in SIZES.items()}),
+    rationale={
+        "5%": "a label-carrying power difference of 5% in one mode would be an amplitude signal of order "
+        "the theory's leading phase signal; 3-4 standard errors per mode at smoke",
+    },
+    experiment="data.images",
+)
+
+
+def power_difference(a_s: np.ndarray, a_n: np.ndarray) -> list[tuple[float, float, float]]:
+    """Per mode (column): mean(a_s) / mean(a_n) - 1 with a 95% delta-method interval."""
+    n_s, n_n = a_s.shape[0], a_n.shape[0]
+    ms, mn = a_s.mean(0), a_n.mean(0)
+    se = np.sqrt(a_s.var(0) / n_s / mn**2 + ms**2 * a_n.var(0) / n_n / mn**4)
+    return _z_interval(ms / mn - 1, se)
 
 
 @register(
@@ -123,16 +195,21 @@ def hermite4_overlap(tier: str, out: Path) -> dict:
     "Structured and noise inputs have the same expected Fourier amplitude in every mode "
     "(8 x 8 images): phase-only information.",
     "seed paper abstract; theory brief 1.3(2)",
+    EQUAL_AMPLITUDES,
 )
-def equal_amplitudes(tier: str, out: Path) -> dict:
+def equal_amplitudes(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier] // 4
     basis = sims.FourierBasis((8, 8))
     task = sims.SpikeTask.make("phase", BETA, "rademacher")
-    u = sims.draw_spike(jax.random.key(3), basis)
-    a_s = np.asarray(basis.amplitudes(sims.sample_class(jax.random.key(4), task, basis, u, n, True)), float)
-    a_n = np.asarray(basis.amplitudes(sims.sample_class(jax.random.key(5), task, basis, u, n, False)), float)
-    z = (a_s.mean(0) - a_n.mean(0)) / np.sqrt(a_s.var(0) / n + a_n.var(0) / n)
-    limit = scipy.stats.norm.isf(0.0005 / z.size)
+    k = _key(root_seed, 3)
+    u = sims.draw_spike(jax.random.key(k), basis)
+    a_s = np.asarray(
+        basis.amplitudes(sims.sample_class(jax.random.key(k + 1), task, basis, u, n, True)), float
+    )
+    a_n = np.asarray(
+        basis.amplitudes(sims.sample_class(jax.random.key(k + 2), task, basis, u, n, False)), float
+    )
+    diff = power_difference(a_s, a_n)
     fig_path = None
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(3.6, 2.6), constrained_layout=True)
@@ -153,18 +230,19 @@ def equal_amplitudes(tier: str, out: Path) -> dict:
         )
         ax.legend(frameon=False)
         fig_path = str(save(fig, Path(out) / "equal_amplitudes")[0])
+    worst = max(diff, key=lambda d: max(abs(d[1]), abs(d[2])))
     return {
         "prediction": "E|X_k|^2 = 1 in both classes for every mode k",
-        "measurement": f"max |z| over {z.size} modes = {np.abs(z).max():.2f} (n = {n} per class)",
-        "comparison": f"max |z| <= {limit:.2f} (99.9% family-wise)",
-        "passed": bool(np.abs(z).max() <= limit),
+        "measurement": f"largest relative power difference over {len(diff)} modes "
+        f"{worst[0]:+.4f} [{worst[1]:+.4f}, {worst[2]:+.4f}] (n = {n} per class)",
+        "estimate": diff,
         "figure": fig_path,
     }
 
 
-def _measured_exponent(task: str, latent: str, activation: str, n: int) -> tuple[int | None, list]:
-    """First j with sigma_j mu_j significantly non-zero, from samples (sims side only)."""
-    _, u, x = _structured(n, task=task, latent=latent)
+def _hermite_table(task: str, latent: str, activation: str, n: int, key: int) -> list[tuple]:
+    """(j, sigma_j, mu_j, s.e. of mu_j) for j = 1..6, mu_j from samples (sims side only)."""
+    _, u, x = _structured(n, task=task, latent=latent, key=key)
     xu = x @ u
     nodes = np.linspace(-12, 12, 120_001)  # dense grid (ReLU's kink defeats Gauss-Hermite)
     weights = np.exp(-(nodes**2) / 2)
@@ -176,42 +254,92 @@ def _measured_exponent(task: str, latent: str, activation: str, n: int) -> tuple
         s_j = float(np.sum(weights * sigma * np.asarray(sims.hermite_prob(j, jnp.asarray(nodes)), float)))
         mu, se = _blocks_se(he, np.mean)
         table.append((j, s_j, mu, se))
-        if abs(s_j) > 1e-6 and abs(mu) > 6 * se:
-            return j, table
-    return None, table
+    return table
+
+
+EXPONENT_CASES = (
+    ("mean", "rademacher", "relu"),
+    ("amplitude", "rademacher", "relu"),
+    ("phase", "rademacher", "relu"),
+    ("phase", "skewed", "he3"),
+)
+SIGNAL_MARGIN = 0.05
+INFORMATION_EXPONENTS = Registration(
+    prediction="k = 1 (mean), 2 (amplitude), 4 (phase, Rademacher), 3 (skewed latent): "
+    "theory.PopulationLoss(...).information_exponent",
+    statistic="sample Hermite moments mu_j = E[He_j(x.u)] (20-block 95% intervals) at the orders j with "
+    "sigma_j != 0: every j below the predicted k, and sign(mu_k) mu_k at the predicted k",
+    rule=AllOf(
+        tuple(
+            (f"{t}/{lat}/{act}: {part}", rule)
+            for t, lat, act in EXPONENT_CASES
+            for part, rule in (
+                (
+                    "no signal below k",
+                    Each(Within(-SIGNAL_MARGIN, SIGNAL_MARGIN, "mu_j"), "j < k", allow_empty=True),
+                ),
+                ("signal at k", Above(SIGNAL_MARGIN, "sign(mu_k) mu_k")),
+            )
+        )
+    ),
+    tiers=tier_sizes(SIZES),
+    rationale={
+        "0.05": "a Hermite coefficient of 0.05 at order j < k would make the escape time of order "
+        "j dominate only at N beyond 10^4; the leading predicted coefficients are all at least 1.3",
+    },
+    experiment="data.information_exponents",
+)
 
 
 @register(
     "theory.information_exponents",
     "Information exponents: mean task k = 1, amplitude task k = 2, phase task k = 4 (Rademacher), "
-    "k = 3 for a skewed latent; measured from samples as the first order with signal.",
+    "k = 3 for a skewed latent; measured from samples: no Hermite signal below k, signal at k.",
     "theory brief 1.3(2), 3.1",
+    INFORMATION_EXPONENTS,
 )
-def information_exponents(tier: str, out: Path) -> dict:
+def information_exponents(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    cases = [
-        ("mean", "rademacher", "relu"),
-        ("amplitude", "rademacher", "relu"),
-        ("phase", "rademacher", "relu"),
-        ("phase", "skewed", "he3"),
-    ]
-    preds, meas, ok = [], [], True
-    for task, lat, act in cases:
+    preds, meas, est = [], [], {}
+    for i, (task, lat, act) in enumerate(EXPONENT_CASES):
         k_th = theory.PopulationLoss(task, lat, act, BETA).information_exponent
-        k_sim, _ = _measured_exponent(task, lat, act, n)
-        preds.append(f"{task}/{lat}/{act}: {k_th}")
-        meas.append(f"{k_sim}")
-        ok &= k_th == k_sim
+        table = _hermite_table(task, lat, act, n, _key(root_seed, 10 * i))
+        below = [(mu, se) for j, s_j, mu, se in table if j < k_th and abs(s_j) > 1e-6]
+        mu_k, se_k = next((mu, se) for j, _, mu, se in table if j == k_th)
+        pred = float(theory.spike_hermite_moments(task, theory.latent(lat), sp.Float(BETA))[k_th])
+        sign = 1.0 if pred >= 0 else -1.0
+        name = f"{task}/{lat}/{act}"
+        est[f"{name}: no signal below k"] = _z_interval(
+            np.array([b[0] for b in below]), np.array([b[1] for b in below])
+        )
+        ((e, lo, hi),) = _z_interval(np.array([sign * mu_k]), np.array([se_k]))
+        est[f"{name}: signal at k"] = (e, lo, hi)
+        preds.append(f"{name}: {k_th}")
+        meas.append(
+            f"{name}: mu_{k_th} = {mu_k:+.3f} +- {se_k:.3f}; below k max |mu_j| = "
+            + (f"{max(abs(b[0]) for b in below):.3f}" if below else "-")
+        )
     return {
         "prediction": "; ".join(preds),
-        "measurement": "measured k: " + ", ".join(meas) + f" (6 s.e. rule, n = {n})",
-        "comparison": "equal",
-        "passed": bool(ok),
+        "measurement": "; ".join(meas) + f" (n = {n})",
+        "estimate": est,
     }
 
 
 ESCAPE_DIM = {"smoke": 16, "default": 32, "full": 64}
 ESCAPE_SEEDS = {"smoke": 64, "default": 64, "full": 128}
+ESCAPE_VS_ODE = Registration(
+    prediction="n*_sim / n*_ODE = 1 per seed (overlap ODE from the seed's own start; theory brief 3.2, 3.6)",
+    statistic="median over seeds of n*_sim / n*_ODE, 95% percentile bootstrap (a seed that did not "
+    "escape is right-censored: its ratio counts as +inf)",
+    rule=Within.ratio(1.5, "the median ratio"),
+    tiers={t: f"N = {ESCAPE_DIM[t]}, {ESCAPE_SEEDS[t]} seeds, conditioned start" for t in ESCAPE_DIM},
+    rationale={
+        "1.5": "the ODE neglects O(1/N) fluctuations and batch noise: a factor 1.5 is the accuracy asked "
+        "of it at N >= 16 (unchanged from the rule before issue 13)",
+        "budget 2x": "about 6x the ODE median at N = 16, so that censoring leaves the median finite",
+    },
+)
 
 
 @register(
@@ -219,27 +347,28 @@ ESCAPE_SEEDS = {"smoke": 64, "default": 64, "full": 128}
     "Per seed, the simulated escape samples match the overlap ODE (drift + spherical shrink) "
     "integrated from that seed's start m0 = N^-1/2.",
     "theory brief 3.2, 3.3, 3.6",
+    ESCAPE_VS_ODE,
 )
-def escape_vs_ode(tier: str, out: Path) -> dict:
+def escape_vs_ode(tier: str, out: Path, root_seed: int = 0) -> dict:
     dim, seeds = ESCAPE_DIM[tier], ESCAPE_SEEDS[tier]
     exp = Experiment(
         # budget 2x the sweep's (about 6x the ODE median at N = 16): a seed that does not escape
         # enters the median as +inf, and at small N a few percent of seeds need 3x the median
         SweepConfig(dims=(dim,), seeds=seeds, start="conditioned", budget_factor=2.0).validated()
     )
-    run = exp.engine(dim).run([exp.step(dim)], np.arange(seeds), exp.budget(dim), n_checkpoints=8)
+    run = exp.engine(dim).run(
+        [exp.step(dim)], np.arange(seeds), exp.budget(dim), n_checkpoints=8, root_seed=root_seed
+    )
     esc = run["escape_samples"][0]
     pred = np.array(
         [exp.dynamics.ode_escape_samples(dim, exp.step(dim), a) for a in run["initial_overlap"][0]]
     )
     ratio = esc / pred
-    est = sims.median_ci(ratio)
-    lo, hi = 2 / 3, 3 / 2
+    est = sims.median_ci(ratio, seed=root_seed)
     return {
         "prediction": f"n_sim / n_ODE = 1 (N = {dim}, ODE median {np.median(pred):.3g} samples)",
         "measurement": f"median ratio {est} over {seeds} seeds, escaped {np.mean(np.isfinite(esc)):.0%}",
-        "comparison": f"95% interval inside [{lo:.2f}, {hi:.2f}]",
-        "passed": bool(lo <= est.lo and est.hi <= hi),
+        "estimate": est,
     }
 
 
