@@ -1,6 +1,6 @@
-"""Every registered claim runs at the smoke tier (once, through `scripts/verify.py`) and returns one
-of the three verdicts with its pre-registered rule; no test here requires a scientific claim to
-hold (smoke is for software). The claim layer's bookkeeping: registrations, controls, replicates
+"""Every registered claim runs at the smoke tier (through `scripts/verify.py`, once per module) and
+returns one of the three verdicts with its pre-registered rule; no test here requires a scientific
+claim to hold (smoke is for software). The claim layer's bookkeeping: registrations, controls, replicates
 and the family-wise summary. The sweep configuration refuses bad input."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import claims
 
 
 # Under pytest-xdist (`make test` runs 2 workers), every test of this module goes to one worker, so
-# the session fixture below runs `verify.py --tier smoke` once.
+# the session fixture below runs `verify.py --tier smoke` once per group of claims.
 pytestmark = pytest.mark.xdist_group("verify-smoke")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,33 +46,47 @@ def _verify():
     return mod
 
 
+GROUPS: dict[str, list[str]] = {}
+for _name, _claim in claims.REGISTRY.items():
+    GROUPS.setdefault(_claim.check.__module__.rsplit(".", 1)[-1], []).append(_name)
+
+
 @pytest.fixture(scope="session")
-def smoke_verification(tmp_path_factory):
-    out = tmp_path_factory.mktemp("verify")
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "verify.py"), "--tier", "smoke", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr
-    results = {r["name"]: r for r in json.loads((out / "results.json").read_text())["claims"]}
-    return out, proc.stdout, results
+def smoke_run(tmp_path_factory):
+    """`smoke_run(group)`: run `verify.py --tier smoke` once for the claims of one module (claims of
+    a module share runs), so that `-k MODULE` checks one group in a few minutes."""
+    done = {}
+
+    def run(group):
+        if group not in done:
+            out = tmp_path_factory.mktemp(f"verify-{group}")
+            argv = [sys.executable, str(ROOT / "scripts" / "verify.py"), "--tier", "smoke", "--out", str(out)]
+            for name in GROUPS[group]:
+                argv += ["--claim", name]
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=ROOT)
+            assert proc.returncode == 0, proc.stderr
+            results = {r["name"]: r for r in json.loads((out / "results.json").read_text())["claims"]}
+            done[group] = (out, proc.stdout, results)
+        return done[group]
+
+    return run
 
 
-def test_verify_prints_a_verdict_for_every_claim(smoke_verification):
-    out, stdout, results = smoke_verification
-    assert set(results) == set(claims.REGISTRY)
-    for name in claims.REGISTRY:
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_verify_prints_a_verdict_for_every_claim(group, smoke_run):
+    out, stdout, results = smoke_run(group)
+    assert set(results) == set(GROUPS[group])
+    for name in GROUPS[group]:
         assert f"] {name} (root seed 0, " in stdout
     report = (out / "report.md").read_text()
-    assert report.count("## `") == len(claims.REGISTRY) and "not evidence" in report
+    assert report.count("## `") == len(GROUPS[group]) and "not evidence" in report
 
 
-@pytest.mark.parametrize("name", list(claims.REGISTRY))
-def test_claim_runs_and_returns_a_verdict_with_its_rule(name, smoke_verification):
-    result = smoke_verification[2][name]
+@pytest.mark.parametrize(
+    "group, name", [pytest.param(g, n, id=f"{g}:{n}") for g, names in GROUPS.items() for n in names]
+)
+def test_claim_runs_and_returns_a_verdict_with_its_rule(group, name, smoke_run):
+    result = smoke_run(group)[2][name]
     assert "traceback" not in result["details"], result["details"].get("traceback")
     assert result["verdict"] in (claims.HOLDS, claims.FAILS, claims.UNDECIDED)
     assert (
