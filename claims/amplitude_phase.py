@@ -36,6 +36,7 @@ from theory import _two_direction as td
 
 from ._config import UsageError
 from ._figures import STYLE, save
+from ._intervals import censored_errorbar
 from ._registry import Above, AllOf, Each, Registration, Within, register, tier_sizes
 
 
@@ -597,15 +598,12 @@ def figure(config: APConfig, results: dict, summary: dict, stem: Path) -> list[P
                 med = np.array([r[f"median_escape_{d}"]["value"] or np.nan for r in rows], float)
                 lo = np.array([r[f"median_escape_{d}"]["lo"] or np.nan for r in rows], float)
                 hi = np.array([r[f"median_escape_{d}"]["hi"] or np.nan for r in rows], float)
-                hi = np.where(np.isfinite(hi), hi, med * 3)
                 col = COLOURS[(name, d)]
                 fit = data["fits"][d]
                 lab = LABELS[(name, d)]
                 if fit["exponent"]:
                     lab += f"\n  slope {fit['exponent']['value']:.2f} (ODE {_opt(fit['ode_exponent'])})"
-                ax.errorbar(
-                    dims, med, yerr=[med - lo, hi - med], fmt="o", ms=3.5, capsize=2, color=col, label=lab
-                )
+                censored_errorbar(ax, dims, med, lo, hi, fmt="o", ms=3.5, capsize=2, color=col, label=lab)
                 fine = np.geomspace(dims.min(), dims.max(), 16)
                 ax.plot(
                     fine,

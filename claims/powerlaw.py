@@ -40,6 +40,7 @@ from theory import _powerlaw as tpl
 
 from ._config import UsageError
 from ._figures import STYLE, save
+from ._intervals import censored_errorbar
 from ._registry import Above, AllOf, Below, Each, Registration, Within, register, tier_sizes
 from ._sweep import check_writable
 
@@ -724,12 +725,12 @@ def _speedup_panel(bx, summary: dict, c: PowerlawConfig) -> None:
         v = np.array([s["speedup"]["value"] if s["speedup"]["value"] is not None else np.nan for s in ss])
         lo = np.array([s["speedup"]["lo"] if s["speedup"]["lo"] is not None else np.nan for s in ss])
         hi = np.array([s["speedup"]["hi"] if s["speedup"]["hi"] is not None else np.nan for s in ss])
-        lo = np.where(np.isfinite(lo) & (lo > 0), lo, v / 10)
-        hi = np.where(np.isfinite(hi), hi, v * 10)
-        bx.errorbar(
+        censored_errorbar(  # an end that leans on a censored median is drawn as a caret
+            bx,
             a + (0.02 if placement != "aligned" else 0),
             v,
-            yerr=[v - lo, hi - v],
+            lo,
+            hi,
             fmt=marker,
             color=color,
             ms=4,

@@ -65,3 +65,19 @@ def test_order_statistic_interval_keeps_censored_ends_unknown():
     assert (e["lo"], e["hi"]) == (3.0, 12.0) and e["coverage"] == pytest.approx(0.9787, abs=1e-4)
     with pytest.raises(ValueError, match="confidence 1.5"):
         order_statistic_median_ci([1.0], 1.5)
+
+
+def test_censored_error_bars_draw_unknown_ends_as_carets():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from claims._intervals import censored_errorbar
+
+    fig, ax = plt.subplots()
+    censored_errorbar(ax, [1, 2, 3], [2.0, None, 5.0], [1.0, 3.0, None], [3.0, None, 6.0], fmt="o", color="k")
+    ys = [line.get_ydata() for line in ax.lines if line.get_marker() in (6, 7)]
+    # point 2 (censored median) sits at its known lower end with an up-caret; point 3 has a down-caret
+    assert any(np.allclose(y, [4.5]) for y in ys) and any(np.allclose(y, [5.0 / 1.5]) for y in ys)
+    plt.close(fig)
