@@ -452,14 +452,16 @@ def run_claims(
     on_result: Callable[[ClaimResult], None] | None = None,
     root_seed: int = 0,
 ) -> list[ClaimResult]:
-    """Run the selected claims (all by default) in registration order."""
+    """Run the selected claims (all by default) in registration order, with randomness from
+    `root_seed` (a claim that takes no root seed runs at root seed 0)."""
     names = list(REGISTRY) if not names else names
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown claim(s) {', '.join(unknown)}: use one of {', '.join(REGISTRY)}")
     results = []
     for name in names:
-        res = REGISTRY[name].run(tier, out, root_seed=root_seed)
+        claim = REGISTRY[name]
+        res = claim.run(tier, out, root_seed=root_seed if claim.replicable else 0)
         results.append(res)
         if on_result:
             on_result(res)

@@ -185,3 +185,24 @@ def test_a_registration_needs_every_tier_and_a_rule():
         reg.Registration("p", "s", Above(0), {"smoke": "x"})
     with pytest.raises(ValueError, match="is not a Rule"):
         reg.Registration("p", "s", "lo > 0", {t: "x" for t in reg.TIERS})
+
+
+def test_run_claims_threads_the_root_seed(tmp_path, monkeypatch):
+    seen = {}
+
+    def seeded(tier, out, root_seed=0):
+        seen["seeded"] = root_seed
+        return {"prediction": "p", "measurement": "m", "estimate": (2.0, 1.5, 2.5)}
+
+    def fixed(tier, out):
+        seen["fixed"] = True
+        return {"prediction": "p", "measurement": "m", "comparison": "c", "passed": None}
+
+    monkeypatch.setattr(reg, "REGISTRY", {})
+    reg.register("t.seeded", "s", "s", _registration(Above(1.0)))(seeded)
+    reg.register("t.fixed", "s", "s")(fixed)
+    res = reg.run_claims("smoke", tmp_path, root_seed=7)
+    assert seen == {"seeded": 7, "fixed": True}
+    assert [r.root_seed for r in res] == [7, 0] and res[0].verdict == HOLDS and res[1].verdict == UNDECIDED
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("t.fixed", "s", "s")(fixed)
