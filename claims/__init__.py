@@ -20,7 +20,27 @@ from . import (
 from ._cache import enable_compilation_cache
 from ._config import ENGINES, PROFILES, Cell, Experiment, SweepConfig, UsageError
 from ._figures import save, scaling_figure, step_scan_figure
-from ._registry import REGISTRY, TIERS, Claim, ClaimResult, register, run_claims
+from ._registry import (
+    FAILS,
+    HOLDS,
+    REGISTRY,
+    TIERS,
+    UNDECIDED,
+    Above,
+    AllOf,
+    Below,
+    Claim,
+    ClaimResult,
+    Each,
+    FractionAbove,
+    Interval,
+    Registration,
+    Rule,
+    WithControl,
+    Within,
+    register,
+    run_claims,
+)
 from ._sweep import (
     SimulationError,
     cell_path,
@@ -34,6 +54,19 @@ from ._verdicts import MARGIN, SUMMARY_KEYS, VERDICTS, analyse, bound_verdict, s
 
 
 __all__ = [
+    "FAILS",
+    "HOLDS",
+    "UNDECIDED",
+    "Above",
+    "AllOf",
+    "Below",
+    "Each",
+    "FractionAbove",
+    "Interval",
+    "Registration",
+    "Rule",
+    "Within",
+    "WithControl",
     "ENGINES",
     "PROFILES",
     "REGISTRY",

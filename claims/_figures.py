@@ -235,7 +235,8 @@ def _ratio_panel(bx, exp, summary, dims, rows, i0, star, lo_tex, up_tex) -> None
             lines.append(f"{name}: slope {_g(s['value'])} [{_g(s['lo'])}, {_g(s['hi'])}] -> {b['verdict']}")
     if lines:
         lines.append(
-            f"margin eps = {summary['bounds']['lower']['margin']}, basis: {summary['bounds']['lower']['basis']}"
+            f"margin eps = {summary['bounds']['lower']['margin']}, "
+            f"basis: {summary['bounds']['lower']['basis']}"
         )
     else:
         lines = textwrap.wrap((summary.get("verdict") or {}).get("reason", ""), 60)[:4]
@@ -328,7 +329,8 @@ def step_scan_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
             e, q = fit["exponent"], fit["log_power"]
             bx.set_title(
                 f"exponent {_g(e['value'])} [{_g(e['lo'])}, {_g(e['hi'])}] (ODE {_g(fit['ode_exponent'])})\n"
-                f"log power at 3: {_g(q['value'])} [{_g(q['lo'])}, {_g(q['hi'])}] (ODE {_g(fit['ode_log_power'])})"
+                f"log power at 3: {_g(q['value'])} [{_g(q['lo'])}, {_g(q['hi'])}] "
+                f"(ODE {_g(fit['ode_log_power'])})"
             )
         bx.legend(loc="best", frameon=False)
         return save(fig, stem)

@@ -27,6 +27,7 @@ import xarray as xr
 import sims
 
 from ._config import Cell, Experiment
+from ._registry import FAILS, HOLDS, UNDECIDED, Above, Below
 from ._sweep import chance_check, escapes, stop_samples
 
 
@@ -57,18 +58,23 @@ SUMMARY_KEYS = (
 )
 
 
-def bound_verdict(which: str, slope, margin: float = MARGIN) -> str:
-    """The three-outcome rule for `which` in (`lower`, `upper`) from a slope estimate (an
-    `Estimate` or its dict) of log(n*/threshold) against log N. An unbounded interval end (from
-    censoring) never decides in its own direction."""
-    lo, hi = (slope.lo, slope.hi) if hasattr(slope, "lo") else (slope["lo"], slope["hi"])
-    lo = -math.inf if lo is None or not np.isfinite(lo) else lo
-    hi = math.inf if hi is None or not np.isfinite(hi) else hi
+def bound_rule(which: str, margin: float = MARGIN):
+    """The registered rule of a bound (`claims._registry`): lower, the slope of log(n*/N^(k-1))
+    entirely above -margin; upper, the slope of log(n*/(N^(k-1) log^2 N)) entirely below +margin."""
     if which == "lower":
-        return "supported" if lo > -margin else "refuted" if hi < -margin else "undecided"
+        return Above(-margin, "the slope of log(n*/N^(k-1)) against log N")
     if which == "upper":
-        return "supported" if hi < margin else "refuted" if lo > margin else "undecided"
+        return Below(margin, "the slope of log(n*/(N^(k-1) log^2 N)) against log N")
     raise ValueError(f"unknown bound {which!r}: use lower or upper")
+
+
+def bound_verdict(which: str, slope, margin: float = MARGIN) -> str:
+    """The three-outcome verdict (`supported`, `refuted`, `undecided`) of `bound_rule` on a slope
+    estimate (an `Estimate`, its dict or an `Interval`); an unbounded (censored) end never decides
+    in its own direction."""
+    return {HOLDS: "supported", FAILS: "refuted", UNDECIDED: "undecided"}[
+        bound_rule(which, margin).decide(slope)
+    ]
 
 
 def threshold_name(e: int, q: int) -> str:
@@ -308,7 +314,8 @@ def _where(exp: Experiment) -> str:
     start = "random start (uniform on the sphere)" if c.start == "random" else "conditioned start m0 = N^-1/2"
     if exp.scanning:
         basis = (
-            f"best step over a scan of {len(c.step_factors)} factors F = {c.step_factors[0]:g}..{c.step_factors[-1]:g} "
+            f"best step over a scan of {len(c.step_factors)} factors "
+            f"F = {c.step_factors[0]:g}..{c.step_factors[-1]:g} "
             f"x ({exp.schedule_text})"
         )
     else:
@@ -372,12 +379,14 @@ def _bound_verdicts(exp, summary, usable, notes) -> dict:
     for name, side in (("lower", f"> -{MARGIN}"), ("upper", f"< +{MARGIN}")):
         bb = b[name]
         parts.append(
-            f"{name} bound {bb['verdict'].upper()}: slope of log({star}/{bb['threshold']}) = {fmt(bb['slope'])} "
+            f"{name} bound {bb['verdict'].upper()}: slope of log({star}/{bb['threshold']}) = "
+            f"{fmt(bb['slope'])} "
             f"(supported if the interval is {side})"
         )
     res = summary["resolution"]
     reason = "; ".join(parts) + "; " + _where(exp)
-    reason += f"; over these N one power of log N looks like an exponent change of {res['exponent_per_log_power']:.2f}"
+    rho = res["exponent_per_log_power"]
+    reason += f"; over these N one power of log N looks like an exponent change of {rho:.2f}"
     for name in ("lower", "upper"):
         ode = b[name]["ode_slope"]
         if (
@@ -418,13 +427,15 @@ def summary_lines(summary: dict) -> list[str]:
     """The printed report of a sweep: the per-N table (and the scan), the fits and the verdict."""
     fmt = lambda v: "inf" if v is None else f"{v:.3g}"
     lines = [
-        f"{'N':>6} {'F':>6} {'seeds':>5} {'escaped':>8} {'median n*':>10} {'95% CI':>22} {'ODE n*':>9}  chance control"
+        f"{'N':>6} {'F':>6} {'seeds':>5} {'escaped':>8} {'median n*':>10} {'95% CI':>22} {'ODE n*':>9}"
+        "  chance control"
     ]
     for r in summary["cells"]:
         med = r["median_escape_samples"]
         ci = "[" + fmt(med["lo"]) + ", " + fmt(med["hi"]) + "]"
         lines.append(
-            f"{r['N']:>6} {r['factor']:>6g} {r['seeds']:>5} {r['escaped_fraction']:>8.0%} {fmt(med['value']):>10} "
+            f"{r['N']:>6} {r['factor']:>6g} {r['seeds']:>5} {r['escaped_fraction']:>8.0%} "
+            f"{fmt(med['value']):>10} "
             f"{ci:>22} {fmt(r['theory_escape_samples']):>9}  {r['chance']['reason']}"
         )
     for e in summary.get("step_scan") or []:
@@ -448,7 +459,8 @@ def summary_lines(summary: dict) -> list[str]:
     if res:
         half = res["log_power_halfwidth"]
         lines.append(
-            f"resolution: one power of log N looks like an exponent change of {res['exponent_per_log_power']:.2f} "
+            "resolution: one power of log N looks like an exponent change of "
+            f"{res['exponent_per_log_power']:.2f} "
             "over these N; "
             + (
                 f"with the exponent free the log power is known to +-{half:.2f}"

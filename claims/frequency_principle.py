@@ -39,7 +39,7 @@ import sims
 from sims import _frequency_principle as fp
 
 from ._figures import STYLE, save
-from ._registry import register
+from ._registry import Above, AllOf, Below, Each, FractionAbove, Registration, register, tier_sizes
 
 
 EXPERIMENTS = ("1d", "filtering", "deep")
@@ -76,6 +76,7 @@ class ConfigFilter:
     n_delta: int = 8
     activation: str = "relu"
     root_seed: int = 0
+    permute_labels: bool = False  # the control: train on labels permuted at random
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +92,7 @@ class ConfigDeep:
     permutations: int = 2
     activation: str = "tanh"
     root_seed: int = 0
+    permute_labels: bool = False  # the control: train on labels permuted at random
 
 
 TIER_CONFIGS = {
@@ -227,7 +229,8 @@ def analyse_1d(ds: xr.Dataset) -> dict:
         "spearman_mean": est.as_dict(),
         "strictly_ordered_fraction": float(strict.mean()),
         "seeds": int(rho.size),
-        "holds": bool(est.lo > 0 and np.all(np.diff(med_t) > 0)),
+        "strictly_ordered_seeds": int(strict.sum()),
+        "holds": PEAKS_RULE.passed(_peaks_estimate(est.as_dict(), int(strict.sum()), int(rho.size))),
         "wall_seconds": float(ds.attrs["wall_seconds"]),
     }
 
@@ -276,6 +279,8 @@ def figure_1d(ds: xr.Dataset, summary: dict, stem: Path) -> Path:
 def run_filtering(config: ConfigFilter, progress: bool = False) -> xr.Dataset:
     start = time.perf_counter()
     x, y, _ = fp.load_digits_subset(config.samples)
+    if config.permute_labels:
+        y = y[np.random.default_rng([5, config.root_seed]).permutation(len(y))]
     scales = fp.distance_scales(x)
     deltas = fp.delta_grid(x, config.n_delta)
     d2 = fp.squared_distances(jnp.asarray(x))
@@ -312,16 +317,35 @@ def run_filtering(config: ConfigFilter, progress: bool = False) -> xr.Dataset:
     return ds
 
 
+def censored_ratio_ci(num, den, budget: float, n_boot: int = sims.N_BOOT, seed: int = 0) -> dict:
+    """Median over seeds of num / den (times to a threshold, +inf = not reached within `budget`)
+    with a 95% percentile bootstrap, under the one censoring policy: an unreached time is at
+    least `budget`, so each seed's ratio is known only between bounds (den unreached: lower bound
+    0; num unreached: upper bound +inf), and the interval's lower end comes from the seeds' lower
+    bounds, its upper end from their upper bounds (None where more than 2.5% of resamples give
+    an infinite one). The point uses the budget for unreached times."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    n_c, d_c = np.where(np.isfinite(num), num, budget), np.where(np.isfinite(den), den, budget)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = n_c / np.maximum(d_c, 1)
+        lower = np.where(np.isfinite(den), n_c / np.maximum(d_c, 1), 0.0)
+        upper = np.where(np.isfinite(num), num / np.maximum(d_c, 1), np.inf)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, num.size, size=(n_boot, num.size))
+    lo = float(np.quantile(np.median(lower[idx], axis=1), 0.025, method="lower"))
+    his = np.median(upper[idx], axis=1)
+    hi = float(np.quantile(his, 0.975, method="lower")) if np.mean(~np.isfinite(his)) <= 0.025 else None
+    return {"value": float(np.median(point)), "lo": lo, "hi": hi, "n": int(num.size)}
+
+
 def analyse_filtering(ds: xr.Dataset) -> dict:
     steps = ds["step"].values
     t_low = fp.first_below(ds["e_low"].values, steps, THRESHOLD_FILTER)  # (seed, delta)
     t_high = fp.first_below(ds["e_high"].values, steps, THRESHOLD_FILTER)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(np.isfinite(t_low), t_high / np.maximum(t_low, 1), 0.0)  # low never: unfavourable
-    rows, ok = [], True
+    budget = float(steps[-1])
+    rows = []
     for j, d in enumerate(ds["delta"].values):
-        est = sims.median_ci(ratio[:, j])
-        ok &= bool(est.lo > 1)
+        est = censored_ratio_ci(t_high[:, j], t_low[:, j], budget)
         rows.append(
             {
                 "delta": float(d),
@@ -329,7 +353,9 @@ def analyse_filtering(ds: xr.Dataset) -> dict:
                 "lfr_floor": float(ds["lfr_floor"].values[j]),
                 "median_t_low": _finite(np.median(t_low[:, j])),
                 "median_t_high": _finite(np.median(t_high[:, j])),
-                "ratio_t_high_over_t_low": est.as_dict(),
+                "reached_fraction_low": float(np.mean(np.isfinite(t_low[:, j]))),
+                "reached_fraction_high": float(np.mean(np.isfinite(t_high[:, j]))),
+                "ratio_t_high_over_t_low": est,
             }
         )
     return {
@@ -338,7 +364,7 @@ def analyse_filtering(ds: xr.Dataset) -> dict:
         "median_nearest_neighbour_distance": float(ds.attrs["median_nearest_neighbour_distance"]),
         "median_pairwise_distance": float(ds.attrs["median_pairwise_distance"]),
         "seeds": int(ds.sizes["seed"]),
-        "holds": bool(ok),
+        "holds": FILTERING_RULE.passed([r["ratio_t_high_over_t_low"] for r in rows]),
         "wall_seconds": float(ds.attrs["wall_seconds"]),
     }
 
@@ -402,6 +428,8 @@ def run_deep(config: ConfigDeep, progress: bool = False) -> xr.Dataset:
     start = time.perf_counter()
     x, y, _ = fp.load_digits_subset(config.samples)
     n = x.shape[0]
+    if config.permute_labels:
+        y = y[np.random.default_rng([6, config.root_seed]).permutation(n)]
     rel = relative_delta_grid(x, config.n_delta)
     perms = np.stack(
         [
@@ -479,7 +507,6 @@ def analyse_deep(ds: xr.Dataset) -> dict:
     j_star = len(rel) // 2
     depths = [int(d) for d in ds["depth"].values]
     out = {"delta_star": float(rel[j_star]), "depths": {}, "seeds": int(ds.sizes["seed"])}
-    ok_rank, ok_shift = True, True
     for i, depth in enumerate(depths):
         lfr = ds["lfr"].values[i]  # (step, seed, layer, delta)
         layers = np.arange(1, depth + 1)
@@ -490,13 +517,12 @@ def analyse_deep(ds: xr.Dataset) -> dict:
         est = mean_ci(rho[:, j_star])
         shift = lfr[-1, :, depth, j_star] - lfr[0, :, depth, j_star]
         shift_est = mean_ci(shift)
-        ok_rank &= bool(est.lo > 0)
-        ok_shift &= bool(shift_est.lo > 0)
         start = lfr[0][:, 1 : depth + 1, :]
         rho0 = np.array(
             [[fp.spearman(layers, start[s, :, j]) for j in range(len(rel))] for s in range(start.shape[0])]
         )
         out["depths"][str(depth)] = {
+            "spearman_at_start_at_delta_star": mean_ci(rho0[:, j_star]).as_dict(),
             "spearman_at_start_mean_per_delta": rho0.mean(0).tolist(),
             "spearman_layer_vs_lfr_at_delta_star": est.as_dict(),
             "spearman_per_seed": rho[:, j_star].tolist(),
@@ -506,8 +532,9 @@ def analyse_deep(ds: xr.Dataset) -> dict:
             "deepest_layer_shift": shift_est.as_dict(),
             "final_loss": mean_ci(ds["loss"].values[i, -1]).as_dict(),
         }
-    out["rank_holds"] = bool(ok_rank)
-    out["shift_holds"] = bool(ok_shift)
+    per_depth = out["depths"].values()
+    out["rank_holds"] = DEEP_RANK_RULE.passed([r["spearman_layer_vs_lfr_at_delta_star"] for r in per_depth])
+    out["shift_holds"] = DEEP_SHIFT_RULE.passed([r["deepest_layer_shift"] for r in per_depth])
     # identity control: layer 0 (JAX, float32, in-loop) against the float64 NumPy reference
     layer0 = ds["lfr"].values[:, :, :, 0, :]
     ref = ds["lfr_input_reference"].values
@@ -640,15 +667,59 @@ def run_experiment(experiment: str, config, out: Path, progress: bool = False) -
     return summary, fig
 
 
-@ft.cache
-def _cached(experiment: str, tier: str, out: str) -> tuple[dict, str]:
-    summary, fig = run_experiment(experiment, config_for(experiment, tier), Path(out) / "frequency-principle")
-    return summary, str(fig)
-
-
 # ----------------------------------------------------------------------------------------------------
 # Registered claims
 # ----------------------------------------------------------------------------------------------------
+
+
+@ft.cache
+def _cached(experiment: str, tier: str, out: str, root_seed: int = 0, **overrides) -> tuple[dict, str]:
+    cfg = config_for(experiment, tier, root_seed=root_seed, **overrides)
+    tag = "".join(f"-{k}" for k, v in sorted(overrides.items()) if v)
+    summary, fig = run_experiment(experiment, cfg, Path(out) / f"frequency-principle{tag}")
+    return summary, str(fig)
+
+
+ORDERED_MARGIN = 0.5
+PEAKS_RULE = AllOf(
+    (
+        ("rank", Above(0.0, "the seed-mean Spearman(peak frequency, steps to threshold)")),
+        ("ordered seeds", FractionAbove(ORDERED_MARGIN, "seeds whose peaks converge strictly in order")),
+    )
+)
+
+
+def _peaks_estimate(rho: dict, ordered: int, seeds: int) -> dict:
+    return {"rank": rho, "ordered seeds": (ordered, seeds)}
+
+
+FILTER_CONTROL_MARGIN = 2.0
+FILTERING_STATISTIC = (
+    "per kernel width: median over seeds of t_high / t_low (steps until the high- / low-frequency "
+    "relative error stays below 0.1), 95% bootstrap; an unreached time is censored at the budget and "
+    "the interval end that depends on it is a bound"
+)
+FILTERING_RULE = Each(Above(1.0, "the median ratio t_high / t_low"), "kernel width delta")
+FILTERING_CONTROL_RULE = Each(
+    Below(FILTER_CONTROL_MARGIN, "the median ratio t_high / t_low"), "kernel width delta"
+)
+DEEP_RANK_RULE = Each(Above(0.0, "the seed-mean Spearman(layer l, LFR_l) at delta*"), "depth")
+DEEP_SHIFT_RULE = Each(Above(0.0, "the seed-mean LFR_L(end) - LFR_L(start) at delta*"), "depth")
+DEEP_CONTROL_MARGIN = 0.5
+DEEP_CONTROL_RULE = Each(
+    Below(DEEP_CONTROL_MARGIN, "the seed-mean Spearman(layer l, LFR_l) at delta*"), "depth"
+)
+
+
+def _sizes(experiment: str, keys: tuple[str, ...]) -> dict[str, str]:
+    return tier_sizes(TIER_CONFIGS[experiment], keys)
+
+
+DEEP_KEYS = ("samples", "depths", "width", "steps", "seeds")
+DEEP_RANK_STATISTIC = (
+    "per depth: mean over seeds of the Spearman correlation between layer index l and LFR_l at the "
+    "middle kernel width delta*, 95% percentile bootstrap over seeds"
+)
 
 
 @register(
@@ -656,9 +727,22 @@ def _cached(experiment: str, tier: str, out: str) -> tuple[dict, str]:
     "1-D F-principle: fitting sin x + 2 sin 3x + 3 sin 5x, the relative error at a lower DFT peak of "
     "the target falls below 0.1 earlier, although lower peaks have smaller amplitude.",
     "Xu et al. (F-principle, arXiv 1901.06523); brief B.1 (Xu's TF2 settings)",
+    Registration(
+        prediction="steps to Delta_F < 0.1 increase with the peak frequency (F-principle, Xu et al.)",
+        statistic="seed-mean Spearman(peak, steps to threshold) with 95% bootstrap interval (never = "
+        "last); the number of seeds whose peaks converge strictly in order",
+        rule=PEAKS_RULE,
+        tiers=_sizes("1d", ("hidden", "learning_rate", "steps", "seeds")),
+        rationale={
+            "0.1": "Delta_F below which a peak counts as converged: the floor of Xu's colour map",
+            "0.5": "a majority of seeds strictly ordered (exact binomial interval), so one lucky seed "
+            "cannot carry the claim",
+        },
+        experiment="frequency_principle.1d",
+    ),
 )
-def peaks_1d_low_first(tier: str, out: Path) -> dict:
-    s, fig = _cached("1d", tier, str(out))
+def peaks_1d_low_first(tier: str, out: Path, root_seed: int = 0) -> dict:
+    s, fig = _cached("1d", tier, str(out), root_seed)
     e = s["spearman_mean"]
     med = ", ".join("never" if v is None else f"{v:.0f}" for v in s["median_time_to_threshold"])
     return {
@@ -666,12 +750,36 @@ def peaks_1d_low_first(tier: str, out: Path) -> dict:
         f"(bins {s['peaks']})",
         "measurement": f"median steps to threshold per peak: {med}; Spearman(k, t) = {e['value']:.2f} "
         f"[{e['lo']:.2f}, {e['hi']:.2f}] over {s['seeds']} seeds; strictly ordered in "
-        f"{s['strictly_ordered_fraction']:.0%} of seeds",
-        "comparison": "95% interval of the mean Spearman above 0 and the seed medians strictly increasing",
-        "passed": s["holds"],
+        f"{s['strictly_ordered_seeds']} of {s['seeds']} seeds",
+        "estimate": _peaks_estimate(e, s["strictly_ordered_seeds"], s["seeds"]),
         "figure": fig,
         "details": {"summary": s},
     }
+
+
+def _filtering_claim(s: dict, fig: str) -> dict:
+    rows = s["deltas"]
+    budget = s["config"]["steps"]
+    never = f"not within {budget}"
+    f = lambda v: "?" if v is None else f"{v:.2f}"
+    parts = []
+    for r in rows:
+        e = r["ratio_t_high_over_t_low"]
+        t_low = never if r["median_t_low"] is None else f"{r['median_t_low']:.0f}"
+        t_high = never if r["median_t_high"] is None else f"{r['median_t_high']:.0f}"
+        parts.append(
+            f"delta={r['delta']:.2f}: {f(e['value'])} [{f(e['lo'])}, {f(e['hi'])}] ({t_low}/{t_high})"
+        )
+    return {
+        "prediction": f"t_high / t_low > 1 at every delta (steps to relative error < {s['threshold']})",
+        "measurement": "median ratio (median steps low/high): " + "; ".join(parts) + f"; {s['seeds']} seeds",
+        "estimate": [r["ratio_t_high_over_t_low"] for r in rows],
+        "figure": fig,
+        "details": {"summary": s},
+    }
+
+
+FILTER_KEYS = ("samples", "hidden", "steps", "seeds", "n_delta")
 
 
 @register(
@@ -680,71 +788,54 @@ def peaks_1d_low_first(tier: str, out: Path) -> dict:
     "low-frequency error e_low converges before the high-frequency error e_high at every kernel width "
     "between the median nearest-neighbour and median pairwise distances.",
     "Xu et al. (F-principle); brief B.3 (filtering method)",
+    Registration(
+        prediction="t_high / t_low > 1 at every kernel width (F-principle, filtering method)",
+        statistic=FILTERING_STATISTIC,
+        rule=FILTERING_RULE,
+        tiers=_sizes("filtering", FILTER_KEYS),
+        rationale={
+            "0.1": "the relative error below which a part counts as converged (as in the 1-D protocol)"
+        },
+        experiment="frequency_principle.filtering",
+    ),
 )
-def filtering_low_first(tier: str, out: Path) -> dict:
-    s, fig = _cached("filtering", tier, str(out))
-    rows = s["deltas"]
-    budget = s["config"]["steps"]
-    inf = float("inf")
-    worst = min(
-        rows,
-        key=lambda r: (
-            inf if r["ratio_t_high_over_t_low"]["lo"] is None else r["ratio_t_high_over_t_low"]["lo"]
-        ),
-    )
-    w = {k: (inf if v is None else v) for k, v in worst["ratio_t_high_over_t_low"].items()}
-    never = f"not within {budget}"
-    t_low = never if worst["median_t_low"] is None else f"{worst['median_t_low']:.0f}"
-    t_high = never if worst["median_t_high"] is None else f"{worst['median_t_high']:.0f}"
+def filtering_low_first(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _filtering_claim(*_cached("filtering", tier, str(out), root_seed))
+
+
+@register(
+    "frequency_principle.filtering_control",
+    "Control for the filtering method: networks trained on labels permuted at random (no "
+    "low-frequency structure in the target) show no low-first ordering: t_high / t_low below 2.",
+    "issue 13 (controls)",
+    Registration(
+        prediction="no frequency ordering when the labels carry no structure over the inputs",
+        statistic=FILTERING_STATISTIC + "; labels permuted at random before training",
+        rule=FILTERING_CONTROL_RULE,
+        tiers=_sizes("filtering", FILTER_KEYS),
+        rationale={
+            "2": "fixed before any control run: an ordering weaker than a factor 2 is not the effect the "
+            "claim reports",
+        },
+        experiment="frequency_principle.filtering_permuted",
+        guards="frequency_principle.filtering_low_first",
+    ),
+)
+def filtering_control(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _filtering_claim(*_cached("filtering", tier, str(out), root_seed, permute_labels=True))
+
+
+def _rank_claim(s: dict, fig: str, key: str) -> dict:
+    parts = []
+    for d, r in s["depths"].items():
+        e = r[key]
+        parts.append(f"L={d}: {e['value']:.2f} [{e['lo']:.2f}, {e['hi']:.2f}]")
     return {
-        "prediction": f"t_high / t_low > 1 at every delta (steps to relative error < {s['threshold']})",
-        "measurement": f"{len(rows)} deltas in [{rows[0]['delta']:.2f}, {rows[-1]['delta']:.2f}]; "
-        f"smallest median "
-        f"ratio {w['value']:.2f} [{w['lo']:.2f}, {w['hi']:.2f}] at delta = {worst['delta']:.2f} "
-        f"(median steps: low {t_low}, high {t_high}), {s['seeds']} seeds",
-        "comparison": "95% interval of the median ratio above 1 at every delta",
-        "passed": s["holds"],
+        "prediction": f"Spearman(l, LFR_l) at delta* = {s['delta_star']:.2f} x median pairwise distance",
+        "measurement": "; ".join(parts) + f" ({s['seeds']} seeds)",
+        "estimate": [r[key] for r in s["depths"].values()],
         "figure": fig,
         "details": {"summary": s},
-    }
-
-
-@register(
-    "frequency_principle.deep_identity_layer",
-    "Control: the identity layer (the input itself, through the per-layer normalisation inside the "
-    "training loop) reproduces the input-space LFR of an independent float64 computation.",
-    "our definition of the deep-FP measurement (brief C.4 step 7)",
-)
-def deep_identity_layer(tier: str, out: Path) -> dict:
-    s, fig = _cached("deep", tier, str(out))
-    d = s["identity"]["max_relative_difference"]
-    return {
-        "prediction": "LFR_0(delta) = input-space LFR(delta) (float32 rounding only)",
-        "measurement": f"max relative difference {d:.2e} over all depths, checkpoints, seeds and deltas",
-        "comparison": "<= 1e-3",
-        "passed": bool(d <= 1e-3),
-        "figure": fig,
-    }
-
-
-@register(
-    "frequency_principle.deep_permuted_floor",
-    "Control: with labels permuted at random, every layer's LFR sits at the permutation floor "
-    "(sum_ij K_ij^2 - 1) / (n - 1), at the start and at the end of training.",
-    "our definition of the deep-FP measurement (brief C.4 step 7)",
-)
-def deep_permuted_floor(tier: str, out: Path) -> dict:
-    s, fig = _cached("deep", tier, str(out))
-    p = s["permutation"]
-    return {
-        "prediction": "E[LFR of permuted labels] = floor exactly, per layer and delta",
-        "measurement": f"max |z| {p['max_abs_z']:.2f} over {p['tests']} (layer, delta, checkpoint, depth) "
-        f"tests, "
-        f"{p['draws_per_test']} draws each (seeds x permutations); max |mean - floor| "
-        f"{p['max_abs_mean_deviation']:.2e}",
-        "comparison": f"max |z| <= {p['limit']:.2f} (Student t, 99.9% family-wise)",
-        "passed": p["holds"],
-        "figure": fig,
     }
 
 
@@ -753,21 +844,59 @@ def deep_permuted_floor(tier: str, out: Path) -> dict:
     "Deep F-principle: at the end of training, deeper hidden layers' effective targets h_l(x) -> y "
     "carry more low-frequency power (Spearman correlation of LFR_l with l is positive), for each depth.",
     "Xu & Zhou, arXiv 2007.14313 (abstract); brief C.2, C.4",
+    Registration(
+        prediction="Spearman(l, LFR_l) > 0 at the end of training (Xu & Zhou)",
+        statistic=DEEP_RANK_STATISTIC + ", at the end of training",
+        rule=DEEP_RANK_RULE,
+        tiers=_sizes("deep", DEEP_KEYS),
+        rationale={"delta*": "the middle of the relative kernel-width grid (fixed before the runs)"},
+        experiment="frequency_principle.deep",
+    ),
 )
-def deep_layers_lower_frequency(tier: str, out: Path) -> dict:
-    s, fig = _cached("deep", tier, str(out))
-    parts = []
-    for d, r in s["depths"].items():
-        e = r["spearman_layer_vs_lfr_at_delta_star"]
-        parts.append(f"L={d}: {e['value']:.2f} [{e['lo']:.2f}, {e['hi']:.2f}]")
-    return {
-        "prediction": f"Spearman(l, LFR_l) > 0 at delta* = {s['delta_star']:.2f} x median pairwise distance",
-        "measurement": "; ".join(parts) + f" ({s['seeds']} seeds)",
-        "comparison": "95% interval of the mean Spearman above 0 for every depth",
-        "passed": s["rank_holds"],
-        "figure": fig,
-        "details": {"summary": s},
-    }
+def deep_layers_lower_frequency(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _rank_claim(*_cached("deep", tier, str(out), root_seed), "spearman_layer_vs_lfr_at_delta_star")
+
+
+@register(
+    "frequency_principle.deep_untrained_control",
+    "Control for the deep F-principle: in the same networks at initialisation (untrained), the "
+    "layers' LFR does not rise with depth: the seed-mean Spearman(l, LFR_l) lies below 0.5.",
+    "issue 13 (controls)",
+    Registration(
+        prediction="no depth ordering of the LFR without training",
+        statistic=DEEP_RANK_STATISTIC + ", at initialisation (step 0 of the claim's run)",
+        rule=DEEP_CONTROL_RULE,
+        tiers=_sizes("deep", DEEP_KEYS),
+        rationale={
+            "0.5": "fixed before any control run: half of a perfect layer ordering; a random network "
+            "ordering its layers more strongly would make the trained ordering uninformative",
+        },
+        experiment="frequency_principle.deep",
+        guards="frequency_principle.deep_layers_lower_frequency",
+    ),
+)
+def deep_untrained_control(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _rank_claim(*_cached("deep", tier, str(out), root_seed), "spearman_at_start_at_delta_star")
+
+
+@register(
+    "frequency_principle.deep_random_label_control",
+    "Control for the deep F-principle: networks trained on labels permuted at random show no depth "
+    "ordering of the LFR (measured against their own training labels): Spearman below 0.5.",
+    "issue 13 (controls)",
+    Registration(
+        prediction="no depth ordering of the LFR when the labels carry no structure over the inputs",
+        statistic=DEEP_RANK_STATISTIC + ", at the end of training on permuted labels",
+        rule=DEEP_CONTROL_RULE,
+        tiers=_sizes("deep", DEEP_KEYS),
+        rationale={"0.5": "as deep_untrained_control"},
+        experiment="frequency_principle.deep_permuted",
+        guards="frequency_principle.deep_layers_lower_frequency",
+    ),
+)
+def deep_random_label_control(tier: str, out: Path, root_seed: int = 0) -> dict:
+    s, fig = _cached("deep", tier, str(out), root_seed, permute_labels=True)
+    return _rank_claim(s, fig, "spearman_layer_vs_lfr_at_delta_star")
 
 
 @register(
@@ -775,9 +904,17 @@ def deep_layers_lower_frequency(tier: str, out: Path) -> dict:
     "Deep F-principle: during training the deepest hidden layer's effective target shifts to lower "
     "frequency (its LFR at the end exceeds its LFR at initialisation), for each depth.",
     "Xu & Zhou, arXiv 2007.14313 (abstract); brief C.2(b)",
+    Registration(
+        prediction="LFR_L(end) - LFR_L(start) > 0 for the deepest layer L (Xu & Zhou)",
+        statistic="per depth: mean over seeds of LFR_L(end) - LFR_L(start) at delta*, 95% bootstrap",
+        rule=DEEP_SHIFT_RULE,
+        tiers=_sizes("deep", DEEP_KEYS),
+        rationale={"delta*": "the middle of the relative kernel-width grid (fixed before the runs)"},
+        experiment="frequency_principle.deep",
+    ),
 )
-def deep_shift_during_training(tier: str, out: Path) -> dict:
-    s, fig = _cached("deep", tier, str(out))
+def deep_shift_during_training(tier: str, out: Path, root_seed: int = 0) -> dict:
+    s, fig = _cached("deep", tier, str(out), root_seed)
     parts = []
     for d, r in s["depths"].items():
         e = r["deepest_layer_shift"]
@@ -785,7 +922,6 @@ def deep_shift_during_training(tier: str, out: Path) -> dict:
     return {
         "prediction": f"LFR_L(end) - LFR_L(start) > 0 at delta* = {s['delta_star']:.2f}",
         "measurement": "; ".join(parts) + f" ({s['seeds']} seeds)",
-        "comparison": "95% interval of the mean change above 0 for every depth",
-        "passed": s["shift_holds"],
+        "estimate": [r["deepest_layer_shift"] for r in s["depths"].values()],
         "figure": fig,
     }

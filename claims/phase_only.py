@@ -19,9 +19,22 @@ import theory
 
 from ._config import Experiment, SweepConfig
 from ._figures import STYLE, save, scaling_figure
-from ._registry import register
+from ._registry import (
+    Above,
+    AllOf,
+    Below,
+    Each,
+    FractionAbove,
+    Interval,
+    Registration,
+    WithControl,
+    Within,
+    proportion_interval,
+    register,
+    tier_sizes,
+)
 from ._sweep import run_cells
-from ._verdicts import analyse
+from ._verdicts import MARGIN, analyse, bound_rule
 
 
 BETA = 10.0
@@ -51,72 +64,144 @@ def _structured(
     return basis, np.asarray(u, np.float64), np.asarray(x, np.float64)
 
 
+def _key(root_seed: int, base: int) -> int:
+    """PRNG key number of a data claim: `base` at root seed 0, disjoint blocks of 1000 after."""
+    return base + 1000 * int(root_seed)
+
+
+def _z_interval(est: np.ndarray, se: np.ndarray) -> list[tuple[float, float, float]]:
+    """95% normal intervals est +- 1.96 se, one per entry."""
+    z = scipy.stats.norm.isf(0.025)
+    return [
+        (float(e), float(e - z * s), float(e + z * s)) for e, s in zip(est.ravel(), se.ravel(), strict=True)
+    ]
+
+
+COV_MARGIN = 0.02
+COVARIANCE = Registration(
+    prediction="Cov(x) = I for the structured class (theory brief 1.3(4): the latent has unit variance)",
+    statistic="each entry of the sample covariance minus the identity, with its 95% normal interval",
+    rule=Each(Within(-COV_MARGIN, COV_MARGIN, "Cov_ij - delta_ij"), "entry (i, j) at N = 16"),
+    tiers=tier_sizes(SIZES),
+    rationale={
+        "0.02": "a 2% covariance mismatch is far below what a quadratic learner needs to escape at "
+        "N = 16, and about 7 standard errors at the smoke tier's 200 000 samples (decidable)",
+    },
+    experiment="data.phase_samples",
+)
+
+
 @register(
     "data.covariance",
     "Both classes of the phase task have identity covariance (same mean and power spectrum).",
     "theory brief 1.3(4), 3.8",
+    COVARIANCE,
 )
-def covariance(tier: str, out: Path) -> dict:
+def covariance(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    _, _, x = _structured(n)
+    _, _, x = _structured(n, key=_key(root_seed, 0))
     cov = x.T @ x / n
     prods = x[:, :, None] * x[:, None, :]
     se = prods.std(axis=0) / math.sqrt(n)
-    z = np.abs(cov - np.eye(x.shape[1])) / se
-    limit = scipy.stats.norm.isf(0.0005 / z.size)  # 99.9% family-wise (Bonferroni)
+    dev = cov - np.eye(x.shape[1])
+    iu = np.triu_indices(x.shape[1])
     return {
         "prediction": "Cov(x) = I (N = 16, structured class, beta = 10)",
-        "measurement": f"max |Cov - I| = {np.abs(cov - np.eye(x.shape[1])).max():.4f} "
-        f"(max z-score {z.max():.2f}, n = {n})",
-        "comparison": f"every entry within {limit:.2f} standard errors (99.9% family-wise)",
-        "passed": bool(z.max() <= limit),
+        "measurement": f"max |Cov - I| = {np.abs(dev).max():.4f} (largest s.e. {se.max():.4f}, n = {n})",
+        "estimate": _z_interval(dev[iu], se[iu]),
     }
+
+
+KAPPA4_MARGIN = 0.05
+KAPPA4 = Registration(
+    prediction="kappa_4 = -2 beta^2 / (1 + beta)^2 = -1.653 at beta = 10 (theory.spike_hermite_moments)",
+    statistic="fourth cumulant of x.u over the samples, 95% interval from 20 independent blocks",
+    rule=Within.ratio(1 + KAPPA4_MARGIN, "measured / predicted kappa_4"),
+    tiers=tier_sizes(SIZES),
+    rationale={"5%": "the phase task's escape time scales as 1/kappa_4^2: 5% in kappa_4 is 10% in time"},
+    experiment="data.phase_samples",
+)
 
 
 @register(
     "data.kappa4",
     "The spike coordinate of the Rademacher phase task has kappa_4 = -2 beta^2 / (1 + beta)^2.",
     "theory brief 1.3(4)",
+    KAPPA4,
 )
-def kappa4(tier: str, out: Path) -> dict:
+def kappa4(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    _, u, x = _structured(n)
+    _, u, x = _structured(n, key=_key(root_seed, 0))
     xu = x @ u
     pred = float(theory.spike_hermite_moments("phase", theory.latent("rademacher"), sp.Float(BETA))[4])
     est, se = _blocks_se(xu, lambda v: np.mean(v**4) - 3 * np.mean(v**2) ** 2)
+    ((e, lo, hi),) = _z_interval(np.array([est]), np.array([se]))
     return {
         "prediction": f"kappa_4 = {pred:.4f}",
         "measurement": f"{est:.4f} +- {se:.4f} (1 s.e., n = {n})",
-        "comparison": "|measured - predicted| <= 4 s.e.",
-        "passed": bool(abs(est - pred) <= 4 * se),
+        # both negative: the ratio's interval is (hi/pred, lo/pred)
+        "estimate": (e / pred, hi / pred, lo / pred),
     }
+
+
+HERMITE_MS = (0.3, 0.6, 0.9)
+HERMITE4 = Registration(
+    prediction="E[He_4(w.x)] = m^4 kappa_4 for a unit w with overlap m (theory brief 3.1)",
+    statistic="E[He_4(w.x)] - m^4 kappa_4 at m = 0.3, 0.6, 0.9, 95% interval from 20 blocks",
+    rule=Each(Within(-0.05 * 1.653, 0.05 * 1.653, "E[He_4] - m^4 kappa_4"), "m"),
+    tiers=tier_sizes(SIZES),
+    rationale={"0.083": "5% of |kappa_4| (as in data.kappa4), one absolute margin for every m"},
+    experiment="data.phase_samples",
+)
 
 
 @register(
     "data.hermite4_overlap",
     "E[He_4(w.x)] = m^4 kappa_4 for unit w with overlap m (structured class).",
     "theory brief 3.1, 3.8",
+    HERMITE4,
 )
-def hermite4_overlap(tier: str, out: Path) -> dict:
+def hermite4_overlap(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    _, u, x = _structured(n)
-    rng = np.random.default_rng(1)
+    _, u, x = _structured(n, key=_key(root_seed, 0))
+    rng = np.random.default_rng([1, root_seed])
     v = rng.normal(size=u.size)
     v -= (v @ u) * u
     v /= np.linalg.norm(v)
     kap = float(theory.spike_hermite_moments("phase", theory.latent("rademacher"), sp.Float(BETA))[4])
-    rows, ok = [], True
-    for m in (0.3, 0.6, 0.9):
+    rows, ests = [], []
+    for m in HERMITE_MS:
         lam = x @ (m * u + math.sqrt(1 - m * m) * v)
         est, se = _blocks_se(lam**4 - 6 * lam**2 + 3, np.mean)
-        ok &= abs(est - m**4 * kap) <= 4 * se
+        ests += _z_interval(np.array([est - m**4 * kap]), np.array([se]))
         rows.append(f"m={m}: {est:.4f}+-{se:.4f} vs {m**4 * kap:.4f}")
     return {
         "prediction": "E[He_4(w.x)] = m^4 kappa_4",
-        "measurement": "; ".join(rows),
-        "comparison": "each within 4 s.e.",
-        "passed": bool(ok),
+        "measurement": "; ".join(rows) + f" (n = {n})",
+        "estimate": ests,
     }
+
+
+AMPLITUDE_MARGIN = 0.05
+EQUAL_AMPLITUDES = Registration(
+    prediction="E|X_k|^2 = 1 in both classes for every Fourier mode k (seed paper; theory brief 1.3(2))",
+    statistic="per mode, mean power of the structured class / noise class - 1, 95% delta-method interval",
+    rule=Each(Within(-AMPLITUDE_MARGIN, AMPLITUDE_MARGIN, "relative power difference"), "mode of 8 x 8"),
+    tiers=tier_sizes({t: n // 4 for t, n in SIZES.items()}),
+    rationale={
+        "5%": "a label-carrying power difference of 5% in one mode would be an amplitude signal of order "
+        "the theory's leading phase signal; 3-4 standard errors per mode at smoke",
+    },
+    experiment="data.images",
+)
+
+
+def power_difference(a_s: np.ndarray, a_n: np.ndarray) -> list[tuple[float, float, float]]:
+    """Per mode (column): mean(a_s) / mean(a_n) - 1 with a 95% delta-method interval."""
+    n_s, n_n = a_s.shape[0], a_n.shape[0]
+    ms, mn = a_s.mean(0), a_n.mean(0)
+    se = np.sqrt(a_s.var(0) / n_s / mn**2 + ms**2 * a_n.var(0) / n_n / mn**4)
+    return _z_interval(ms / mn - 1, se)
 
 
 @register(
@@ -124,16 +209,21 @@ def hermite4_overlap(tier: str, out: Path) -> dict:
     "Structured and noise inputs have the same expected Fourier amplitude in every mode "
     "(8 x 8 images): phase-only information.",
     "seed paper abstract; theory brief 1.3(2)",
+    EQUAL_AMPLITUDES,
 )
-def equal_amplitudes(tier: str, out: Path) -> dict:
+def equal_amplitudes(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier] // 4
     basis = sims.FourierBasis((8, 8))
     task = sims.SpikeTask.make("phase", BETA, "rademacher")
-    u = sims.draw_spike(jax.random.key(3), basis)
-    a_s = np.asarray(basis.amplitudes(sims.sample_class(jax.random.key(4), task, basis, u, n, True)), float)
-    a_n = np.asarray(basis.amplitudes(sims.sample_class(jax.random.key(5), task, basis, u, n, False)), float)
-    z = (a_s.mean(0) - a_n.mean(0)) / np.sqrt(a_s.var(0) / n + a_n.var(0) / n)
-    limit = scipy.stats.norm.isf(0.0005 / z.size)
+    k = _key(root_seed, 3)
+    u = sims.draw_spike(jax.random.key(k), basis)
+    a_s = np.asarray(
+        basis.amplitudes(sims.sample_class(jax.random.key(k + 1), task, basis, u, n, True)), float
+    )
+    a_n = np.asarray(
+        basis.amplitudes(sims.sample_class(jax.random.key(k + 2), task, basis, u, n, False)), float
+    )
+    diff = power_difference(a_s, a_n)
     fig_path = None
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(3.6, 2.6), constrained_layout=True)
@@ -154,18 +244,19 @@ def equal_amplitudes(tier: str, out: Path) -> dict:
         )
         ax.legend(frameon=False)
         fig_path = str(save(fig, Path(out) / "equal_amplitudes")[0])
+    worst = max(diff, key=lambda d: max(abs(d[1]), abs(d[2])))
     return {
         "prediction": "E|X_k|^2 = 1 in both classes for every mode k",
-        "measurement": f"max |z| over {z.size} modes = {np.abs(z).max():.2f} (n = {n} per class)",
-        "comparison": f"max |z| <= {limit:.2f} (99.9% family-wise)",
-        "passed": bool(np.abs(z).max() <= limit),
+        "measurement": f"largest relative power difference over {len(diff)} modes "
+        f"{worst[0]:+.4f} [{worst[1]:+.4f}, {worst[2]:+.4f}] (n = {n} per class)",
+        "estimate": diff,
         "figure": fig_path,
     }
 
 
-def _measured_exponent(task: str, latent: str, activation: str, n: int) -> tuple[int | None, list]:
-    """First j with sigma_j mu_j significantly non-zero, from samples (sims side only)."""
-    _, u, x = _structured(n, task=task, latent=latent)
+def _hermite_table(task: str, latent: str, activation: str, n: int, key: int) -> list[tuple]:
+    """(j, sigma_j, mu_j, s.e. of mu_j) for j = 1..6, mu_j from samples (sims side only)."""
+    _, u, x = _structured(n, task=task, latent=latent, key=key)
     xu = x @ u
     nodes = np.linspace(-12, 12, 120_001)  # dense grid (ReLU's kink defeats Gauss-Hermite)
     weights = np.exp(-(nodes**2) / 2)
@@ -177,42 +268,92 @@ def _measured_exponent(task: str, latent: str, activation: str, n: int) -> tuple
         s_j = float(np.sum(weights * sigma * np.asarray(sims.hermite_prob(j, jnp.asarray(nodes)), float)))
         mu, se = _blocks_se(he, np.mean)
         table.append((j, s_j, mu, se))
-        if abs(s_j) > 1e-6 and abs(mu) > 6 * se:
-            return j, table
-    return None, table
+    return table
+
+
+EXPONENT_CASES = (
+    ("mean", "rademacher", "relu"),
+    ("amplitude", "rademacher", "relu"),
+    ("phase", "rademacher", "relu"),
+    ("phase", "skewed", "he3"),
+)
+SIGNAL_MARGIN = 0.05
+INFORMATION_EXPONENTS = Registration(
+    prediction="k = 1 (mean), 2 (amplitude), 4 (phase, Rademacher), 3 (skewed latent): "
+    "theory.PopulationLoss(...).information_exponent",
+    statistic="sample Hermite moments mu_j = E[He_j(x.u)] (20-block 95% intervals) at the orders j with "
+    "sigma_j != 0: every j below the predicted k, and sign(mu_k) mu_k at the predicted k",
+    rule=AllOf(
+        tuple(
+            (f"{t}/{lat}/{act}: {part}", rule)
+            for t, lat, act in EXPONENT_CASES
+            for part, rule in (
+                (
+                    "no signal below k",
+                    Each(Within(-SIGNAL_MARGIN, SIGNAL_MARGIN, "mu_j"), "j < k", allow_empty=True),
+                ),
+                ("signal at k", Above(SIGNAL_MARGIN, "sign(mu_k) mu_k")),
+            )
+        )
+    ),
+    tiers=tier_sizes(SIZES),
+    rationale={
+        "0.05": "a Hermite coefficient of 0.05 at order j < k would make the escape time of order "
+        "j dominate only at N beyond 10^4; the leading predicted coefficients are all at least 1.3",
+    },
+    experiment="data.information_exponents",
+)
 
 
 @register(
     "theory.information_exponents",
     "Information exponents: mean task k = 1, amplitude task k = 2, phase task k = 4 (Rademacher), "
-    "k = 3 for a skewed latent; measured from samples as the first order with signal.",
+    "k = 3 for a skewed latent; measured from samples: no Hermite signal below k, signal at k.",
     "theory brief 1.3(2), 3.1",
+    INFORMATION_EXPONENTS,
 )
-def information_exponents(tier: str, out: Path) -> dict:
+def information_exponents(tier: str, out: Path, root_seed: int = 0) -> dict:
     n = SIZES[tier]
-    cases = [
-        ("mean", "rademacher", "relu"),
-        ("amplitude", "rademacher", "relu"),
-        ("phase", "rademacher", "relu"),
-        ("phase", "skewed", "he3"),
-    ]
-    preds, meas, ok = [], [], True
-    for task, lat, act in cases:
+    preds, meas, est = [], [], {}
+    for i, (task, lat, act) in enumerate(EXPONENT_CASES):
         k_th = theory.PopulationLoss(task, lat, act, BETA).information_exponent
-        k_sim, _ = _measured_exponent(task, lat, act, n)
-        preds.append(f"{task}/{lat}/{act}: {k_th}")
-        meas.append(f"{k_sim}")
-        ok &= k_th == k_sim
+        table = _hermite_table(task, lat, act, n, _key(root_seed, 10 * i))
+        below = [(mu, se) for j, s_j, mu, se in table if j < k_th and abs(s_j) > 1e-6]
+        mu_k, se_k = next((mu, se) for j, _, mu, se in table if j == k_th)
+        pred = float(theory.spike_hermite_moments(task, theory.latent(lat), sp.Float(BETA))[k_th])
+        sign = 1.0 if pred >= 0 else -1.0
+        name = f"{task}/{lat}/{act}"
+        est[f"{name}: no signal below k"] = _z_interval(
+            np.array([b[0] for b in below]), np.array([b[1] for b in below])
+        )
+        ((e, lo, hi),) = _z_interval(np.array([sign * mu_k]), np.array([se_k]))
+        est[f"{name}: signal at k"] = (e, lo, hi)
+        preds.append(f"{name}: {k_th}")
+        meas.append(
+            f"{name}: mu_{k_th} = {mu_k:+.3f} +- {se_k:.3f}; below k max |mu_j| = "
+            + (f"{max(abs(b[0]) for b in below):.3f}" if below else "-")
+        )
     return {
         "prediction": "; ".join(preds),
-        "measurement": "measured k: " + ", ".join(meas) + f" (6 s.e. rule, n = {n})",
-        "comparison": "equal",
-        "passed": bool(ok),
+        "measurement": "; ".join(meas) + f" (n = {n})",
+        "estimate": est,
     }
 
 
 ESCAPE_DIM = {"smoke": 16, "default": 32, "full": 64}
 ESCAPE_SEEDS = {"smoke": 64, "default": 64, "full": 128}
+ESCAPE_VS_ODE = Registration(
+    prediction="n*_sim / n*_ODE = 1 per seed (overlap ODE from the seed's own start; theory brief 3.2, 3.6)",
+    statistic="median over seeds of n*_sim / n*_ODE, 95% percentile bootstrap (a seed that did not "
+    "escape is right-censored: its ratio counts as +inf)",
+    rule=Within.ratio(1.5, "the median ratio"),
+    tiers={t: f"N = {ESCAPE_DIM[t]}, {ESCAPE_SEEDS[t]} seeds, conditioned start" for t in ESCAPE_DIM},
+    rationale={
+        "1.5": "the ODE neglects O(1/N) fluctuations and batch noise: a factor 1.5 is the accuracy asked "
+        "of it at N >= 16 (unchanged from the rule before issue 13)",
+        "budget 2x": "about 6x the ODE median at N = 16, so that censoring leaves the median finite",
+    },
+)
 
 
 @register(
@@ -220,138 +361,169 @@ ESCAPE_SEEDS = {"smoke": 64, "default": 64, "full": 128}
     "Per seed, the simulated escape samples match the overlap ODE (drift + spherical shrink) "
     "integrated from that seed's start m0 = N^-1/2.",
     "theory brief 3.2, 3.3, 3.6",
+    ESCAPE_VS_ODE,
 )
-def escape_vs_ode(tier: str, out: Path) -> dict:
+def escape_vs_ode(tier: str, out: Path, root_seed: int = 0) -> dict:
     dim, seeds = ESCAPE_DIM[tier], ESCAPE_SEEDS[tier]
     exp = Experiment(
         # budget 2x the sweep's (about 6x the ODE median at N = 16): a seed that does not escape
         # enters the median as +inf, and at small N a few percent of seeds need 3x the median
         SweepConfig(dims=(dim,), seeds=seeds, start="conditioned", budget_factor=2.0).validated()
     )
-    run = exp.engine(dim).run([exp.step(dim)], np.arange(seeds), exp.budget(dim), n_checkpoints=8)
+    run = exp.engine(dim).run(
+        [exp.step(dim)], np.arange(seeds), exp.budget(dim), n_checkpoints=8, root_seed=root_seed
+    )
     esc = run["escape_samples"][0]
     pred = np.array(
         [exp.dynamics.ode_escape_samples(dim, exp.step(dim), a) for a in run["initial_overlap"][0]]
     )
     ratio = esc / pred
-    est = sims.median_ci(ratio)
-    lo, hi = 2 / 3, 3 / 2
+    est = sims.median_ci(ratio, seed=root_seed)
     return {
         "prediction": f"n_sim / n_ODE = 1 (N = {dim}, ODE median {np.median(pred):.3g} samples)",
         "measurement": f"median ratio {est} over {seeds} seeds, escaped {np.mean(np.isfinite(esc)):.0%}",
-        "comparison": f"95% interval inside [{lo:.2f}, {hi:.2f}]",
-        "passed": bool(lo <= est.lo and est.hi <= hi),
+        "estimate": est,
     }
 
 
-SMOKE_SWEEP = {"dims": (12, 16, 24, 32), "seeds": 16}
-"""The smoke tier's sweep: small N, enough seeds for a bounded median interval (software check only)."""
-WORDS = {"supported": True, "refuted": False, "undecided": None}
+SMOKE_SWEEP = {"dims": (16, 24, 32, 48), "seeds": 8}
+"""The smoke tier's sweep: small N and few seeds (a software check; its verdicts mean little)."""
+SWEEP_TIERS = {
+    "smoke": "N = 16, 24, 32, 48, 8 seeds, random start (software check)",
+    "default": "N = 16..96 (6 N), 32 seeds, random start (the `default` profile)",
+    "full": "N = 16..512 (11 N), 32 seeds, random start (the `full` profile)",
+}
 
 
 @ft.cache
-def _sweep(tier: str, out: str, latent: str = "rademacher", activation: str | None = None) -> tuple:
-    # Tiers are the sweep's profiles (random start); the smoke tier only checks that the pipeline
-    # runs and returns a verdict.
+def _sweep(
+    tier: str, out: str, latent: str = "rademacher", activation: str | None = None, root_seed: int = 0
+) -> tuple:
+    # Tiers are the sweep's profiles (random start, single schedule).
     cfg = SweepConfig.from_profile(
-        tier, latent=latent, activation=activation, **(SMOKE_SWEEP if tier == "smoke" else {})
+        tier,
+        latent=latent,
+        activation=activation,
+        root_seed=root_seed,
+        **(SMOKE_SWEEP if tier == "smoke" else {}),
     )
     exp = Experiment(cfg)
-    folder = Path(out) / f"sweep-{latent}-{exp.activation}"
+    folder = Path(out) / f"sweep-{latent}-{exp.activation}-root{root_seed}"
     cells = run_cells(exp, folder, progress=False)
     summary = analyse(exp, cells)
     fig = str(scaling_figure(exp, cells, summary, folder / "scaling")[0])
     return exp, summary, fig
 
 
-def _bound_claim(tier: str, out: Path, which: str) -> dict:
-    exp, summary, fig = _sweep(tier, str(out))
+def _bound_claim(tier: str, out: Path, which: str, root_seed: int) -> dict:
+    exp, summary, fig = _sweep(tier, str(out), root_seed=root_seed)
     if summary["bounds"] is None:
         return {
             "prediction": "-",
             "measurement": summary["verdict"]["reason"],
-            "comparison": "-",
-            "passed": None,
+            "estimate": Interval(None, None, None),
             "figure": fig,
         }
     b = summary["bounds"][which]
     s = b["slope"]
-    k = summary["information_exponent"]
-    quantity = b["quantity"]
-    side = f"above -{b['margin']}" if which == "lower" else f"below +{b['margin']}"
     f = lambda v: "inf" if v is None else f"{v:+.3f}"
     return {
-        "prediction": f"{quantity} {'does not vanish' if which == 'lower' else 'does not grow'} "
-        f"as N grows (k = {k}, {summary['start']} start, {b['basis']})",
-        "measurement": f"slope of log({quantity}) vs log N = {f(s['value'])} "
-        f"[{f(s['lo'])}, {f(s['hi'])}] over N = {summary['fit']['dims']}, {exp.config.seeds} seeds",
-        "comparison": f"supported if the 95% interval lies {side}, refuted if on the other side, "
-        "else undecided",
-        "passed": WORDS[b["verdict"]],
+        "prediction": f"{b['quantity']} {'does not vanish' if which == 'lower' else 'does not grow'} as N "
+        f"grows (k = {summary['information_exponent']}, {summary['start']} start, {b['basis']})",
+        "measurement": f"slope of log({b['quantity']}) vs log N = {f(s['value'])} "
+        f"[{f(s['lo'])}, {f(s['hi'])}] "
+        f"over N = {summary['fit']['dims']}, {exp.config.seeds} seeds",
+        "estimate": s,
         "figure": fig,
-        "details": {"fit": summary["fit"], "verdict": b["verdict"]},
+        "details": {"fit": summary["fit"], "verdict": b["verdict"], "excluded": summary["excluded"]},
     }
+
+
+def _bound_registration(which: str) -> Registration:
+    return Registration(
+        prediction="BAGJ: no step lets online SGD from a random start escape with n << N^(k-1) = N^3"
+        if which == "lower"
+        else "BAGJ: n >> N^(k-1) log^2 N = N^3 log^2 N samples suffice",
+        statistic=f"slope against log N of log({'n*/N^3' if which == 'lower' else 'n*/(N^3 log^2 N)'}), "
+        "n* the per-N median escape count (order statistic), 95% bootstrap interval over seeds with "
+        "censored medians as bounds (claims._verdicts)",
+        rule=bound_rule(which),
+        tiers=SWEEP_TIERS,
+        rationale={
+            f"eps = {MARGIN}": "half a power of log N adds more than 0.1 to the local slope for "
+            "N <= 148: a whole missing log factor is never absorbed by the margin"
+        },
+        experiment="scaling.sweep (rademacher, -he4)",
+    )
 
 
 @register(
     "scaling.lower_bound",
-    "Lower bound: online SGD from a random start needs n >> N^(k-1) = N^3 samples (n*/N^3 does not "
-    "vanish; slope of log(n*/N^3) above -eps).",
+    "Lower bound: online SGD from a random start needs n >> N^(k-1) = N^3 samples (the slope of "
+    "log(n*/N^3) against log N lies above -eps).",
     "seed paper abstract; BAGJ",
+    _bound_registration("lower"),
 )
-def lower_bound(tier: str, out: Path) -> dict:
-    return _bound_claim(tier, out, "lower")
+def lower_bound(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _bound_claim(tier, out, "lower", root_seed)
 
 
 @register(
     "scaling.upper_bound",
-    "Upper bound: n >> N^3 log^2 N samples suffice (slope of log(n*/(N^3 log^2 N)) below +eps).",
+    "Upper bound: n >> N^3 log^2 N samples suffice (the slope of log(n*/(N^3 log^2 N)) lies below +eps).",
     "seed paper abstract; BAGJ",
+    _bound_registration("upper"),
 )
-def upper_bound(tier: str, out: Path) -> dict:
-    return _bound_claim(tier, out, "upper")
+def upper_bound(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _bound_claim(tier, out, "upper", root_seed)
 
 
 EXPONENT_MARGIN = 0.25
 """The fitted exponent must lie within +-0.25 of the ODE's over the same N: about the exponent change
-one power of log N makes over N = 16..128 (0.27), so agreement means agreement to better than a log."""
+one power of log N makes over N = 16..96 (0.28), so agreement means agreement to better than a log."""
 EXPONENT_MAX_WIDTH = 0.5
 """An interval wider than twice the margin cannot show agreement: UNDECIDED."""
+EXPONENT_RULE = Within(
+    -EXPONENT_MARGIN, EXPONENT_MARGIN, "fitted exponent minus the ODE's", max_width=EXPONENT_MAX_WIDTH
+)
 
 
-def exponent_rule(lo: float | None, hi: float | None, target: float) -> bool | None:
-    """Equivalence rule: True if [lo, hi] lies inside target +- EXPONENT_MARGIN and is at most
-    EXPONENT_MAX_WIDTH wide, False if it lies entirely outside that band, else None."""
-    lo = -math.inf if lo is None else lo
-    hi = math.inf if hi is None else hi
-    if hi < target - EXPONENT_MARGIN or lo > target + EXPONENT_MARGIN:
-        return False
-    if target - EXPONENT_MARGIN <= lo and hi <= target + EXPONENT_MARGIN and hi - lo <= EXPONENT_MAX_WIDTH:
-        return True
-    return None
+def _exponent_registration(case: str) -> Registration:
+    return Registration(
+        prediction=f"{case}: the sample exponent of the overlap ODE (drift + shrink, theory.OverlapDynamics) "
+        "integrated from the median random start over the same N",
+        statistic="fitted exponent of the per-N median escape count minus the ODE curve's exponent over the "
+        "same N, 95% bootstrap interval (censored medians as bounds)",
+        rule=EXPONENT_RULE,
+        tiers=SWEEP_TIERS,
+        rationale={
+            f"{EXPONENT_MARGIN}": "one power of log N changes the fitted exponent by about 0.28 over "
+            "N = 16..96",
+            f"{EXPONENT_MAX_WIDTH}": "twice the margin: a wider interval cannot show agreement",
+        },
+        experiment=f"scaling.sweep ({case})",
+    )
 
 
-def _exponent_claim(tier: str, out: Path, latent: str, activation: str | None) -> dict:
-    exp, summary, fig = _sweep(tier, str(out), latent, activation)
+def _exponent_claim(tier: str, out: Path, latent: str, activation: str | None, root_seed: int) -> dict:
+    exp, summary, fig = _sweep(tier, str(out), latent, activation, root_seed)
     th = summary["theory"]["theory_fit_exponent"]
     if summary["fit"] is None or th is None:
         return {
             "prediction": "-",
             "measurement": summary["verdict"]["reason"],
-            "comparison": "-",
-            "passed": None,
+            "estimate": Interval(None, None, None),
             "figure": fig,
         }
     e = summary["fit"]["exponent"]
     f = lambda v: "inf" if v is None else f"{v:.3f}"
+    shift = lambda v: None if v is None else v - th
     return {
         "prediction": f"k = {summary['information_exponent']}: exponent of the ODE curve over the same "
         f"N = {th:.3f} (nominal {summary['predicted_exponent']} plus log corrections)",
         "measurement": f"fitted exponent {f(e['value'])} [{f(e['lo'])}, {f(e['hi'])}] "
         f"(N = {summary['fit']['dims']}, {exp.config.seeds} seeds, {summary['start']} start)",
-        "comparison": f"95% interval inside ODE +- {EXPONENT_MARGIN} and at most {EXPONENT_MAX_WIDTH} wide "
-        "(entirely outside: does not hold)",
-        "passed": exponent_rule(e["lo"], e["hi"], th),
+        "estimate": Interval(shift(e["value"]), shift(e["lo"]), shift(e["hi"])),
         "figure": fig,
     }
 
@@ -360,101 +532,133 @@ def _exponent_claim(tier: str, out: Path, latent: str, activation: str | None) -
     "scaling.exponent_phase",
     "Phase task (Rademacher, -He4): the sample exponent matches the ODE's (about 3).",
     "theory brief 3.3, 3.6",
+    _exponent_registration("phase task, Rademacher latent, -He4 (k = 4)"),
 )
-def exponent_phase(tier: str, out: Path) -> dict:
-    return _exponent_claim(tier, out, "rademacher", None)
+def exponent_phase(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _exponent_claim(tier, out, "rademacher", None, root_seed)
 
 
 @register(
     "scaling.exponent_skewed_cubic",
     "A skewed latent (kappa_3 != 0) with a cubic activation has k = 3 and sample exponent about 2.",
     "theory brief 2.3 (BAGJ), issue 2",
+    _exponent_registration("skewed latent, He3 (k = 3)"),
 )
-def exponent_skewed(tier: str, out: Path) -> dict:
-    return _exponent_claim(tier, out, "skewed", "he3")
+def exponent_skewed(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _exponent_claim(tier, out, "skewed", "he3", root_seed)
+
+
+NO_ESCAPE_MARGIN = 0.05
+NO_ESCAPE = Registration(
+    prediction="+He4 on the Rademacher phase task: a_4 has the wrong sign, m = 0 is stable "
+    "(theory.PopulationLoss refuses the task), so no seed should escape",
+    statistic="fraction of the seeds that started below the escape overlap and reached it within the "
+    "budget, pooled over N, exact 95% interval",
+    rule=Below(NO_ESCAPE_MARGIN, "the escaped fraction"),
+    tiers=SWEEP_TIERS,
+    rationale={
+        "5%": "an effect absent to within 5% of the seeds; with no escape the interval's upper end is "
+        "below 5% from 73 seeds on (the default tier has 192)"
+    },
+    experiment="scaling.sweep (rademacher, +he4)",
+    guards="scaling.upper_bound",
+)
 
 
 @register(
     "scaling.no_escape_control",
-    "Control: with +He4 on the Rademacher phase task m = 0 is stable (the theory refuses the task), so "
-    "the same pipeline must find that no seed escapes.",
+    "Control: with +He4 on the Rademacher phase task m = 0 is stable, so the same pipeline must find "
+    "that (almost) no seed escapes.",
     "theory brief 3.1; issue 12",
+    NO_ESCAPE,
 )
-def no_escape_control(tier: str, out: Path) -> dict:
-    exp, summary, fig = _sweep(tier, str(out), "rademacher", "he4")
-    v = summary["verdict"]
-    moved = sum(round(r["escaped_fraction"] * r["seeds"]) - r["started_escaped"] for r in summary["cells"])
+def no_escape_control(tier: str, out: Path, root_seed: int = 0) -> dict:
+    exp, summary, fig = _sweep(tier, str(out), "rademacher", "he4", root_seed)
+    rows = summary["cells"]
+    moved = sum(round(r["escaped_fraction"] * r["seeds"]) - r["started_escaped"] for r in rows)
+    below = sum(r["seeds"] - r["started_escaped"] for r in rows)
     return {
         "prediction": "no seed that starts below the escape overlap reaches it (m = 0 stable)",
-        "measurement": f"{moved} seed(s) escaped over N = {list(exp.config.dims)}, {exp.config.seeds} seeds "
-        f"each, {summary['start']} start",
-        "comparison": "none may escape",
-        "passed": WORDS[v["no_escape"]],
+        "measurement": f"{moved} of {below} seeds escaped over N = {list(exp.config.dims)} "
+        f"({summary['start']} start); {summary['verdict']['reason'].split(';')[0]}",
+        "estimate": proportion_interval(int(moved), int(max(below, 1))),
         "figure": fig,
     }
 
 
-MINI_DIMS = {"smoke": (12, 16, 24), "default": (16, 32, 64), "full": (16, 32, 64, 128)}
+MINI_DIMS = {"smoke": (16, 24, 32), "default": (16, 32, 64), "full": (16, 32, 64, 128)}
 MINI_SEEDS = {"smoke": 16, "default": 32, "full": 32}
 MINI_BOUND = 3.0
-"""The miniature's statistic (median over seeds of max_t |m_t| sqrt(N)) must stay at most 3: a uniform
-start has median |m0| sqrt(N) of about 0.67 and its 99th percentile is 2.6, so 3 leaves room for
-the O(1) wandering the theorem allows and none for escape (|m| = 0.5 is 0.5 sqrt(N) >= 2 at N >= 16)."""
 MINI_SLOPE = 0.15
-"""Its log-log slope against N must stay at most +0.15 (growth like N^0.15 over a decade is a factor
-1.4; an escape makes it grow like N^0.5)."""
 MINI_CONTROL = 50.0
-"""The positive control runs n = 50 N^(k-1) log N samples at the same step: 5 to 10 times the ODE's
-best-step escape count (about 26 N^3 from the median start) over N = 16..128, so the same
-statistic must show the escape (|m| = 0.5 makes it 0.5 sqrt(N), slope +0.5)."""
+MINIATURE = Registration(
+    prediction="BAGJ lower bound in miniature: with n = N^(k-1-1/2) samples at the ODE's best step "
+    "(theory.OverlapDynamics.best_step_escape) from a random start, |m| sqrt(N) stays O(1); at "
+    "n = C N^(k-1) log N at the same step the weight escapes",
+    statistic="per N, the median over seeds of max_t |m_t| sqrt(N) (order-statistic interval) and the "
+    "log-log slope of those medians against N (bootstrap over seeds); the control: escaped seeds per N",
+    rule=WithControl(
+        AllOf(
+            (
+                ("bounded", Each(Below(MINI_BOUND, "the median of max |m| sqrt(N)"), "N")),
+                ("flat", Below(MINI_SLOPE, "the log-log slope of those medians")),
+            )
+        ),
+        Each(FractionAbove(0.5, "the escaped fraction at n = 50 N^(k-1) log N"), "N"),
+    ),
+    tiers={t: f"N = {MINI_DIMS[t]}, {MINI_SEEDS[t]} seeds" for t in MINI_DIMS},
+    rationale={
+        "3": "a uniform start has median |m0| sqrt(N) of 0.67 and 99th percentile 2.6: room for O(1) "
+        "wandering, none for escape (|m| = 0.5 is 0.5 sqrt(N) >= 2 at N >= 16, growing like sqrt(N))",
+        "0.15": "growth like N^0.15 is a factor 1.4 over a decade; an escape grows like N^0.5",
+        "C = 50": "5 to 10 times the ODE's best-step escape count (about 26 N^3) over N = 16..128",
+        "1/2": "more than half of the control's seeds must escape (exact interval above 0.5)",
+    },
+)
 
 
-def miniature_rule(medians, dims) -> bool:
-    """True if the medians of max_t |m_t| sqrt(N) stay <= MINI_BOUND with log-log slope against N
-    <= MINI_SLOPE ("|m| sqrt(N) stays O(1)"), False otherwise."""
-    medians, dims = np.asarray(medians, float), np.asarray(dims, float)
-    slope = float(np.polyfit(np.log(dims), np.log(medians), 1)[0])
-    return bool(medians.max() <= MINI_BOUND and slope <= MINI_SLOPE)
-
-
-def miniature_verdict(small, large, dims) -> bool | None:
-    """The claim: the statistic stays O(1) at n = N^(k-3/2) (else DOES NOT HOLD) and does not at the
-    positive control's n = C N^(k-1) log N (else UNDECIDED: the check would have shown nothing)."""
-    if not miniature_rule(small, dims):
-        return False
-    return None if miniature_rule(large, dims) else True
-
-
-def _max_overlap(engine, step, seeds, budget, dim) -> float:
-    run = engine.run([step], np.arange(seeds), budget, n_checkpoints=4)
-    return float(np.median(run["max_abs_overlap"][0] * math.sqrt(dim)))
+def _miniature_stats(dims, maxima) -> dict:
+    """The miniature's estimates from the per-N arrays of max |m| sqrt(N) over seeds."""
+    meds = [sims.median_os_ci(m) for m in maxima]
+    rng = np.random.default_rng(0)
+    x = np.log(np.asarray(dims, float))
+    boots = np.stack(
+        [np.median(m[rng.integers(0, m.size, (sims.N_BOOT, m.size))], axis=1) for m in maxima], axis=1
+    )
+    slopes = np.polyfit(x, np.log(boots).T, 1)[0]
+    slope = float(np.polyfit(x, np.log([np.median(m) for m in maxima]), 1)[0])
+    lo, hi = np.quantile(slopes, [0.025, 0.975])
+    return {"bounded": meds, "flat": Interval(slope, float(lo), float(hi))}
 
 
 @register(
     "scaling.lower_bound_miniature",
     "With n = N^(k-1-1/2) samples at the ODE's best step from a random start, |m| sqrt(N) stays O(1) "
-    "and does not grow with N, while n = C N^(k-1) log N at the same step escapes (positive control).",
+    "and does not grow with N, while n = 50 N^(k-1) log N at the same step escapes (positive control).",
     "BAGJ lower bound; issue 12",
+    MINIATURE,
 )
-def lower_bound_miniature(tier: str, out: Path) -> dict:
+def lower_bound_miniature(tier: str, out: Path, root_seed: int = 0) -> dict:
     dims, seeds = MINI_DIMS[tier], MINI_SEEDS[tier]
-    small, large, rows = [], [], []
+    small, control, rows = [], [], []
     for dim in dims:
         exp = Experiment(SweepConfig(dims=(dim,), seeds=seeds, start="random", null_seeds=0).validated())
         step = exp.predicted_optimum(dim)[0]
         engine = exp.engine(dim)
         n_small = int(dim ** (exp.k - 1.5))
         n_large = int(math.ceil(MINI_CONTROL * dim ** (exp.k - 1) * math.log(dim)))
-        small.append(_max_overlap(engine, step, seeds, n_small, dim))
-        large.append(_max_overlap(engine, step, seeds, n_large, dim))
-        rows.append(f"N={dim}: {small[-1]:.2f} at n={n_small}, {large[-1]:.2f} at n={n_large:.3g}")
-    slope = lambda v: float(np.polyfit(np.log(dims), np.log(v), 1)[0])
+        run = engine.run([step], np.arange(seeds), n_small, n_checkpoints=4, root_seed=root_seed)
+        small.append(run["max_abs_overlap"][0] * math.sqrt(dim))
+        pos = engine.run([step], np.arange(seeds), n_large, n_checkpoints=4, root_seed=root_seed)
+        control.append((int(np.isfinite(pos["escape_samples"][0]).sum()), seeds))
+        rows.append(
+            f"N={dim}: median {np.median(small[-1]):.2f} at n={n_small}; {control[-1][0]}/{seeds} escaped "
+            f"at n={n_large:.3g}"
+        )
+    est = _miniature_stats(dims, small)
     return {
-        "prediction": "median max_t |m_t| sqrt(N) = O(1) at n = N^(k-3/2) (no growth with N); it grows at "
+        "prediction": "median max_t |m_t| sqrt(N) = O(1) at n = N^(k-3/2), no growth with N; escape at "
         f"n = {MINI_CONTROL:g} N^(k-1) log N",
-        "measurement": "; ".join(rows)
-        + f"; log-log slopes {slope(small):+.3f} (miniature) and {slope(large):+.3f} (control), {seeds} seeds",
-        "comparison": f"miniature: medians <= {MINI_BOUND} and slope <= +{MINI_SLOPE}; the control must "
-        "break that rule (otherwise undecided)",
-        "passed": miniature_verdict(small, large, dims),
+        "measurement": "; ".join(rows) + f"; log-log slope {est['flat']} ({seeds} seeds)",
+        "estimate": {"claim": est, "control": control},
     }

@@ -10,8 +10,9 @@ overlap the population loss depends on).
 At alpha = 0, C = I and every placement gives the same law of the run (rotation invariance), so
 one cell (stored under `aligned`) is the isotropic reference for all placements.
 
-Four registered claims: shared amplitudes, the aligned-spike speed-up, no speed-up for the spread
-spike, and the sample exponent against alpha (reported with intervals, never over-claimed).
+Registered claims: shared amplitudes, the aligned-spike speed-up (against a fixed margin and against
+the shell ODE), the spread-spike control (no speed-up),
+and the sample exponent against alpha (reported with intervals, never over-claimed).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from theory import _powerlaw as tpl
 
 from ._config import UsageError
 from ._figures import STYLE, save
-from ._registry import register
+from ._intervals import censored_errorbar
+from ._registry import Above, AllOf, Below, Each, Registration, Within, register, tier_sizes
 from ._sweep import check_writable
 
 
@@ -402,23 +404,45 @@ def _num(x):
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def ratio_of_medians(ref, other, n_boot: int = sims.N_BOOT, seed: int = 0) -> sims.Estimate:
+def ratio_of_medians(
+    ref, other, n_boot: int = sims.N_BOOT, seed: int = 0, budgets: tuple[float, float] | None = None
+) -> sims.Estimate:
     """median(ref) / median(other) with a paired percentile bootstrap over seeds (seeds share their
     spike noise, start noise and data across alpha). Censored values (NaN) count as +inf; a ratio
-    of two censored medians is NaN (undecided), and so is the interval when more than 2.5% of the
-    resamples give one."""
-    ref, other = (
-        np.where(np.isfinite(v), v, np.inf) for v in (np.asarray(ref, float), np.asarray(other, float))
-    )
+    of two censored medians is NaN (undecided), and so is the interval when more than 2.5% of
+    the resamples give one.
+
+    With `budgets` (of ref, of other) the one censoring policy applies instead: a seed that did
+    not escape sits at its budget (a lower bound on its escape count), so a ratio is a bound
+    only: the lower end is unknown (NaN) when more than 2.5% of the resamples have a censored
+    median of `other` (more than half of its seeds at the budget), the upper end when more than
+    2.5% have a censored median of `ref`; the point is NaN when either full-sample median is."""
+    ref, other = (np.asarray(v, float) for v in (ref, other))
     if ref.size != other.size:
         raise ValueError("paired ratio needs the same seeds in both cells")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, ref.size, size=(n_boot, ref.size))
+    if budgets is not None:
+        cens_r, cens_o = ~np.isfinite(ref), ~np.isfinite(other)
+        r = np.where(cens_r, budgets[0], ref)
+        o = np.where(cens_o, budgets[1], other)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boots = np.median(r[idx], axis=1) / np.median(o[idx], axis=1)
+            point = float(np.median(r) / np.median(o))
+        lo, hi = np.quantile(boots, [0.025, 0.975], method="lower")
+        if np.mean(cens_o[idx].mean(1) >= 0.5) > 0.025:
+            lo = math.nan
+        if np.mean(cens_r[idx].mean(1) >= 0.5) > 0.025:
+            hi = math.nan
+        if cens_o.mean() >= 0.5 or cens_r.mean() >= 0.5:
+            point = math.nan
+        return sims.Estimate(point, float(lo), float(hi), int(ref.size))
+    ref, other = (np.where(np.isfinite(v), v, np.inf) for v in (ref, other))
 
     def ratio(a, b):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray(a, float) / np.asarray(b, float)
 
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, ref.size, size=(n_boot, ref.size))
     boots = ratio(np.median(ref[idx], axis=1), np.median(other[idx], axis=1))
     if np.mean(np.isnan(boots)) > 0.025:  # both medians censored too often: no interval
         lo = hi = math.nan
@@ -503,7 +527,8 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
             if alpha == 0:
                 continue
             ref = cells[(dim, 0.0, c.placements[0])]
-            est = ratio_of_medians(_escapes(ref), _escapes(ds), seed=dim)
+            budgets = tuple(float(json.loads(d.attrs["config"])["budget"]) for d in (ref, ds))
+            est = ratio_of_medians(_escapes(ref), _escapes(ds), seed=dim, budgets=budgets)
             ta = theory_median.get((dim, alpha, placement))
             t0 = theory_median.get((dim, 0.0, c.placements[0]))
             summary["speedups"].append(
@@ -700,12 +725,12 @@ def _speedup_panel(bx, summary: dict, c: PowerlawConfig) -> None:
         v = np.array([s["speedup"]["value"] if s["speedup"]["value"] is not None else np.nan for s in ss])
         lo = np.array([s["speedup"]["lo"] if s["speedup"]["lo"] is not None else np.nan for s in ss])
         hi = np.array([s["speedup"]["hi"] if s["speedup"]["hi"] is not None else np.nan for s in ss])
-        lo = np.where(np.isfinite(lo) & (lo > 0), lo, v / 10)
-        hi = np.where(np.isfinite(hi), hi, v * 10)
-        bx.errorbar(
+        censored_errorbar(  # an end that leans on a censored median is drawn as a caret
+            bx,
             a + (0.02 if placement != "aligned" else 0),
             v,
-            yerr=[v - lo, hi - v],
+            lo,
+            hi,
             fmt=marker,
             color=color,
             ms=4,
@@ -715,7 +740,7 @@ def _speedup_panel(bx, summary: dict, c: PowerlawConfig) -> None:
         th = np.array([s["theory_speedup"] or np.nan for s in ss])
         bx.plot(a, th, color=color, marker=marker, mfc="none", ms=6, lw=1.0, label=f"{placement}: shell ODE")
     bx.axhline(1.0, color="0.5", lw=0.8)
-    bx.axhline(SPEEDUP_MIN, color="0.5", lw=0.8, ls="--", label=f"{SPEEDUP_MIN:g}x (claim threshold)")
+    bx.axhline(SPEEDUP_MARGIN, color="0.5", lw=0.8, ls="--", label=f"{SPEEDUP_MARGIN:g}x (claim margin)")
     bx.set(
         yscale="log",
         xlabel=r"spectral exponent $\alpha$",
@@ -883,15 +908,20 @@ EXPONENT_TIERS = {
         "placements": ("aligned",),
     },
 }
-SPEEDUP_MIN = 5.0
-SPREAD_MAX = 2.0
+SPEEDUP_MARGIN = 2.0
+"""Lower margin on the aligned spike's speed-up, and upper margin on the spread spike's."""
+ODE_SPEEDUP_FACTOR = 2.0
+"""The measured speed-up must match the shell ODE's within this factor."""
+EXPONENT_MARGIN = 0.5
+"""The fitted sample exponent must match the shell ODE's within this (absolute) margin."""
+POWER_MARGIN = 0.05
 
 
 @ft.cache
-def _claim_sweep(kind: str, tier: str, out: str):
+def _claim_sweep(kind: str, tier: str, out: str, root_seed: int = 0):
     params = dict((SPEEDUP_TIERS if kind == "speedup" else EXPONENT_TIERS)[tier])
     params.setdefault("placements", ("aligned", "spread"))
-    cfg = PowerlawConfig(profile=tier, **params).validated()
+    cfg = PowerlawConfig(profile=tier, root_seed=root_seed, **params).validated()
     exp = PowerlawExperiment(cfg)
     folder = Path(out) / f"powerlaw-{kind}"
     cells = run_powerlaw_cells(exp, folder, progress=False)
@@ -901,26 +931,46 @@ def _claim_sweep(kind: str, tier: str, out: str):
     return exp, summary, fig
 
 
+SHARED_AMPLITUDES = Registration(
+    prediction="E|X_k|^2 = P_k proportional to (1+|k|)^-alpha in both classes, every mode k (seed paper; "
+    "theory brief 1.1, 1.3(5))",
+    statistic="per mode: mean power of the structured class / noise class - 1, and noise class / P_k - 1, "
+    "95% delta-method intervals",
+    rule=AllOf(
+        (
+            ("classes equal", Each(Within(-POWER_MARGIN, POWER_MARGIN, "structured / noise - 1"), "mode")),
+            ("spectrum P_k", Each(Within(-POWER_MARGIN, POWER_MARGIN, "noise / P_k - 1"), "mode")),
+        )
+    ),
+    tiers=tier_sizes(SPECTRA_SAMPLES),
+    rationale={"5%": "as data.equal_amplitudes: a 5% power difference per mode is an amplitude signal"},
+    experiment="powerlaw.spectra",
+)
+
+
 @register(
     "powerlaw.shared_amplitudes",
     "Coloured phase task: both classes have the same power spectrum P_f proportional to (1+f)^-alpha "
     "(amplitudes carry no label), for the aligned spike at alpha = 1 on 8 x 8 images.",
     "seed paper (ICML abstract); theory brief 1.1, 1.3(5)",
+    SHARED_AMPLITUDES,
 )
-def shared_amplitudes(tier: str, out: Path) -> dict:
+def shared_amplitudes(tier: str, out: Path, root_seed: int = 0) -> dict:
+    from .phase_only import _z_interval, power_difference
+
     n = SPECTRA_SAMPLES[tier]
     basis = sims.FourierBasis((8, 8))
     spec = spl.power_spectrum(basis, 1.0)
     task = sims.SpikeTask.make("phase", 10.0, "rademacher")
-    u = spl.draw_placed_spike(jax.random.key(11), basis, spec, "aligned")
-    xs = np.asarray(spl.sample_coloured_class(jax.random.key(12), task, basis, spec, u, n, True), float)
-    xn = np.asarray(spl.sample_coloured_class(jax.random.key(13), task, basis, spec, u, n, False), float)
+    key = lambda k: jax.random.fold_in(jax.random.key(k), root_seed)
+    u = spl.draw_placed_spike(key(11), basis, spec, "aligned")
+    xs = np.asarray(spl.sample_coloured_class(key(12), task, basis, spec, u, n, True), float)
+    xn = np.asarray(spl.sample_coloured_class(key(13), task, basis, spec, u, n, False), float)
     a_s, a_n = (np.asarray(basis.amplitudes(jnp.asarray(x)), float) for x in (xs, xn))
-    z = (a_s.mean(0) - a_n.mean(0)) / np.sqrt(a_s.var(0) / n + a_n.var(0) / n)
-    limit = scipy.stats.norm.isf(0.0005 / z.size)
     ns = basis.n_self
     target = np.concatenate([spec[:ns], spec[ns : ns + basis.n_pairs]])
-    zt = (a_n.mean(0) - target) / np.sqrt(a_n.var(0) / n)
+    classes = power_difference(a_s, a_n)
+    to_target = _z_interval(a_n.mean(0) / target - 1, np.sqrt(a_n.var(0) / n) / target)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(3.6, 2.7), constrained_layout=True)
         freq = np.concatenate([basis.frequencies[:ns], basis.frequencies[ns : ns + basis.n_pairs]])
@@ -936,13 +986,14 @@ def shared_amplitudes(tier: str, out: Path) -> dict:
         )
         ax.legend(frameon=False)
         fig_path = str(save(fig, Path(out) / "powerlaw_shared_amplitudes")[0])
-    ok = bool(np.abs(z).max() <= limit and np.abs(zt).max() <= limit)
+    worst = lambda rows: max(rows, key=lambda d: max(abs(d[1]), abs(d[2])))
+    w1, w2 = worst(classes), worst(to_target)
     return {
         "prediction": "E|X_k|^2 = P_k in both classes for every mode k",
-        "measurement": f"max |z| between classes over {z.size} modes = {np.abs(z).max():.2f}; "
-        f"noise class against P: {np.abs(zt).max():.2f} (n = {n} per class)",
-        "comparison": f"both <= {limit:.2f} (99.9% family-wise)",
-        "passed": ok,
+        "measurement": f"largest relative difference over {len(classes)} modes between classes "
+        f"{w1[0]:+.4f} [{w1[1]:+.4f}, {w1[2]:+.4f}]; noise class against P: {w2[0]:+.4f} "
+        f"[{w2[1]:+.4f}, {w2[2]:+.4f}] (n = {n} per class)",
+        "estimate": {"classes equal": classes, "spectrum P_k": to_target},
         "figure": fig_path,
     }
 
@@ -956,97 +1007,178 @@ def _theory_speedups(rows: list[dict]) -> str:
 
 
 def _fmt(e: dict) -> str:
-    f = lambda v: "inf" if v is None else f"{v:.3g}"
+    f = lambda v: "?" if v is None else f"{v:.3g}"
     return f"{f(e['value'])} [{f(e['lo'])}, {f(e['hi'])}]"
+
+
+def _speedup_text(rows: list[dict]) -> str:
+    return "; ".join(
+        f"alpha={s['alpha']:g}: {_fmt(s['speedup'])} (ODE {s['theory_speedup'] or float('nan'):.3g})"
+        for s in rows
+    )
+
+
+SPEEDUP_STATISTIC = (
+    "speed-up median n*(alpha = 0) / median n*(alpha) at the same N, 95% paired percentile bootstrap "
+    "over seeds; a seed that did not escape sits at its budget, and an interval end that leans on a "
+    "censored median is unknown"
+)
+SPEEDUP_TIER_TEXT = tier_sizes(SPEEDUP_TIERS)
+SPEEDUP_ALIGNED = Registration(
+    prediction="a spike aligned with the dominant principal subspace escapes faster at alpha >= 1 than at "
+    "alpha = 0 (shell ODE of theory._powerlaw: about 4.4x at alpha = 1, N = 64)",
+    statistic=SPEEDUP_STATISTIC,
+    rule=Each(Above(SPEEDUP_MARGIN, "the speed-up"), "alpha >= 1 (aligned spike)"),
+    tiers=SPEEDUP_TIER_TEXT,
+    rationale={
+        "2": "a fixed margin below half the smallest shell-ODE speed-up at these N (about 3x at N = 32, "
+        "4.4x at N = 64), fixed before the runs; a lower end above 2 is a material speed-up, not a "
+        "start-overlap fluctuation",
+        "budget 0.5": "about twice the alpha = 0 escape count at N = 64 (the alpha = 0 median stays finite)",
+    },
+    experiment="powerlaw.speedup",
+)
 
 
 @register(
     "powerlaw.speedup_aligned",
-    "A spike aligned with the dominant principal subspace (u ~ C^1/2 g) is found with at least 5x "
-    "fewer samples at alpha >= 1 than at alpha = 0 (N = 64; interval excludes 1).",
+    "A spike aligned with the dominant principal subspace (u ~ C^1/2 g) is found with fewer samples at "
+    "alpha >= 1 than at alpha = 0: the speed-up's interval lies above 2.",
     "seed paper (ICML abstract); theory brief 1.3(5), 3.7",
+    SPEEDUP_ALIGNED,
 )
-def speedup_aligned(tier: str, out: Path) -> dict:
-    exp, summary, fig = _claim_sweep("speedup", tier, str(out))
+def speedup_aligned(tier: str, out: Path, root_seed: int = 0) -> dict:
+    exp, summary, fig = _claim_sweep("speedup", tier, str(out), root_seed)
     rows = _speedup_rows(summary, "aligned", 1.0)
-    ok = (
-        all(
-            s["speedup"]["value"] is not None
-            and s["speedup"]["value"] >= SPEEDUP_MIN
-            and (s["speedup"]["lo"] or 0) > 1
-            for s in rows
-        )
-        if rows
-        else None
-    )
-    if rows and any(s["speedup"]["value"] is None for s in rows):
-        ok = None
-    text = "; ".join(
-        f"alpha={s['alpha']:g}: {_fmt(s['speedup'])} (ODE {s['theory_speedup'] or float('nan'):.3g})"
-        for s in rows
-    )
     return {
-        "prediction": f"median n*(alpha=0) / median n*(alpha) >= {SPEEDUP_MIN:g} at N = {exp.config.dims[0]} "
-        f"(shell ODE: {_theory_speedups(rows)})",
-        "measurement": f"speed-up [95% paired bootstrap] {text}; {exp.config.seeds} seeds per cell",
-        "comparison": f"point >= {SPEEDUP_MIN:g} and interval lower end > 1 for every alpha >= 1",
-        "passed": ok,
+        "prediction": f"speed-up > {SPEEDUP_MARGIN:g} at N = {exp.config.dims[0]} (shell ODE: "
+        f"{_theory_speedups(rows)})",
+        "measurement": f"speed-up [95% paired bootstrap] {_speedup_text(rows)}; {exp.config.seeds} seeds "
+        "per cell",
+        "estimate": [s["speedup"] for s in rows],
         "figure": fig,
         "details": {"speedups": summary["speedups"], "cells": summary["cells"]},
     }
 
 
-@register(
-    "powerlaw.no_speedup_spread",
-    "A spike spread evenly over the Fourier modes gains no such speed-up (at alpha >= 1, N = 64: "
-    "speed-up below 2, and its interval excludes the aligned spike's 5x).",
-    "theory brief 3.7 (exploratory runs)",
+SPEEDUP_VS_ODE = Registration(
+    prediction="the speed-up of the shell ODE integrated from each seed's own spike and start "
+    "(theory._powerlaw; theory brief 3.7)",
+    statistic="measured speed-up (as in powerlaw.speedup_aligned) divided by the ODE's speed-up (ratio of "
+    "the medians of the per-seed ODE escape counts, no sampling error)",
+    rule=Each(Within.ratio(ODE_SPEEDUP_FACTOR, "measured / ODE speed-up"), "alpha >= 1 (aligned spike)"),
+    tiers=SPEEDUP_TIER_TEXT,
+    rationale={
+        "factor 2": "the ODE drops finite-N fluctuations of the overlap and the batch noise; a factor 2 in "
+        "a speed-up is the accuracy asked of it (looser than dynamics.escape_vs_ode's 1.5 because "
+        "it is a ratio of two escape counts)",
+    },
+    experiment="powerlaw.speedup",
 )
-def no_speedup_spread(tier: str, out: Path) -> dict:
-    exp, summary, fig = _claim_sweep("speedup", tier, str(out))
+
+
+def _over(e: dict, t: float | None) -> dict:
+    if not t:
+        return {"value": None, "lo": None, "hi": None}
+    return {k: (None if e[k] is None else e[k] / t) for k in ("value", "lo", "hi")}
+
+
+@register(
+    "powerlaw.speedup_vs_ode",
+    "The aligned spike's speed-up at alpha >= 1 matches the shell ODE's predicted speed-up within a "
+    "factor 2.",
+    "theory brief 3.7; issue 13",
+    SPEEDUP_VS_ODE,
+)
+def speedup_vs_ode(tier: str, out: Path, root_seed: int = 0) -> dict:
+    exp, summary, fig = _claim_sweep("speedup", tier, str(out), root_seed)
+    rows = _speedup_rows(summary, "aligned", 1.0)
+    ratios = [_over(s["speedup"], s["theory_speedup"]) for s in rows]
+    return {
+        "prediction": f"measured / ODE speed-up = 1 (ODE: {_theory_speedups(rows)})",
+        "measurement": "measured / ODE: "
+        + "; ".join(f"alpha={s['alpha']:g}: {_fmt(r)}" for s, r in zip(rows, ratios, strict=True))
+        + f" ({exp.config.seeds} seeds per cell, N = {exp.config.dims[0]})",
+        "estimate": ratios,
+        "figure": fig,
+    }
+
+
+SPREAD_CONTROL = Registration(
+    prediction="no speed-up when the spike is spread evenly over the Fourier modes: its start overlap is "
+    "N^-1/2 whatever alpha, and low-variance modes learn slower (shell ODE <= 1)",
+    statistic=SPEEDUP_STATISTIC + " (spread spike)",
+    rule=Each(Below(SPEEDUP_MARGIN, "the speed-up"), "alpha >= 1 (spread spike)"),
+    tiers=SPEEDUP_TIER_TEXT,
+    rationale={"2": "the aligned claim's margin: the control shows the effect that claim tests absent"},
+    experiment="powerlaw.speedup",
+    guards="powerlaw.speedup_aligned",
+)
+
+
+@register(
+    "powerlaw.speedup_spread_control",
+    "Control for the speed-up: a spike spread evenly over the Fourier modes gains no such speed-up (at "
+    "alpha >= 1 its speed-up's interval lies below the aligned claim's margin 2).",
+    "theory brief 3.7",
+    SPREAD_CONTROL,
+)
+def speedup_spread_control(tier: str, out: Path, root_seed: int = 0) -> dict:
+    exp, summary, fig = _claim_sweep("speedup", tier, str(out), root_seed)
     rows = _speedup_rows(summary, "spread", 1.0)
-    ok = (
-        all(s["speedup"]["hi"] is not None and s["speedup"]["hi"] < SPREAD_MAX for s in rows)
-        if rows
-        else None
-    )
     cens = [
         f"alpha={r['alpha']:g}: {r['escaped_fraction']:.0%} escaped"
         for r in summary["cells"]
         if r["placement"] == "spread" and r["alpha"] >= 1
     ]
-    text = "; ".join(f"alpha={s['alpha']:g}: {_fmt(s['speedup'])}" for s in rows)
     return {
         "prediction": "speed-up <= 1 (spread spike: start overlap 1/sqrt(N) exactly, and low-variance modes "
         f"learn slower; shell ODE {_theory_speedups(rows)})",
-        "measurement": f"speed-up [95% paired bootstrap] {text} "
+        "measurement": f"speed-up [95% paired bootstrap] {_speedup_text(rows)} "
         f"({', '.join(cens)}; {exp.config.seeds} seeds)",
-        "comparison": f"point < {SPREAD_MAX:g} and interval upper end < {SPEEDUP_MIN:g} (the aligned "
-        "spike's threshold) for every alpha >= 1",
-        "passed": ok,
+        "estimate": [s["speedup"] for s in rows],
         "figure": fig,
     }
+
+
+EXPONENT = Registration(
+    prediction="the exponent of the shell-ODE escape counts over the same N and starts, per alpha "
+    "(theory._powerlaw; theory brief 3.7)",
+    statistic="least-squares slope of log median n* against log N, 95% bootstrap over seeds, minus the "
+    "ODE's slope; unknown when more than 2.5% of the resamples hit a censored median",
+    rule=Each(Within(-EXPONENT_MARGIN, EXPONENT_MARGIN, "measured - ODE exponent"), "alpha (aligned spike)"),
+    tiers=tier_sizes(EXPONENT_TIERS),
+    rationale={
+        "0.5": "half the unit step between the sample exponents k - 1 of neighbouring information "
+        "exponents: an error below 0.5 cannot mistake one regime for the next (replaces 'ODE inside "
+        "the interval', which passed more easily the noisier the fit)",
+    },
+    experiment="powerlaw.exponent",
+)
 
 
 @register(
     "powerlaw.exponent",
     "Sample exponent against alpha (aligned spike): the fitted exponent of n*(N) per alpha agrees with "
-    "the shell ODE's over the same N; a change with alpha is reported only where the interval of the "
-    "difference excludes 0.",
+    "the shell ODE's over the same N within 0.5; a change with alpha is reported only where the "
+    "interval of the difference excludes 0.",
     "theory brief 3.7; issue 4",
+    EXPONENT,
 )
-def exponent(tier: str, out: Path) -> dict:
-    exp, summary, fig = _claim_sweep("exponent", tier, str(out))
+def exponent(tier: str, out: Path, root_seed: int = 0) -> dict:
+    exp, summary, fig = _claim_sweep("exponent", tier, str(out), root_seed)
     fits = [f_ for f_ in summary["fits"] if f_.get("exponent")]
-    if not fits:
-        return {"prediction": "-", "measurement": "no fit", "comparison": "-", "passed": None, "figure": fig}
-    parts, ok = [], True
+    parts, ests = [], []
     for f_ in fits:
         e, th = f_["exponent"], f_.get("theory_exponent")
         censored = f_.get("censored_resamples", 0) > 0.025 * sims.N_BOOT
-        inside = th is not None and e["lo"] <= th <= e["hi"]
-        ok = (ok and inside) if not censored else None if ok else ok
+        if th is None or censored:
+            ests.append({"value": None, "lo": None, "hi": None})
+        else:
+            ests.append({k: e[k] - th for k in ("value", "lo", "hi")})
         text = f"alpha={f_['alpha']:g}: {e['value']:.2f} [{e['lo']:.2f}, {e['hi']:.2f}] (ODE {th:.2f})"
+        if censored:
+            text += " (censored)"
         d = f_.get("difference_from_alpha0")
         if d:
             text += f", minus alpha=0 {d['value']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] " + (
@@ -1055,9 +1187,9 @@ def exponent(tier: str, out: Path) -> dict:
         parts.append(text)
     return {
         "prediction": "exponent of the shell-ODE escape counts over the same N and starts",
-        "measurement": "; ".join(parts) + f" (N = {list(exp.config.dims)}, {exp.config.seeds} seeds)",
-        "comparison": "ODE exponent inside each 95% interval",
-        "passed": ok,
+        "measurement": ("; ".join(parts) or "no fit") + f" (N = {list(exp.config.dims)}, "
+        f"{exp.config.seeds} seeds)",
+        "estimate": ests,
         "figure": fig,
         "details": {"fits": summary["fits"]},
     }

@@ -9,23 +9,29 @@ import functools as ft
 import math
 from pathlib import Path
 
+import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 import scipy.stats
 
 import sims
+from sims._engine import activation_derivative
 
 from ._config import Experiment, SweepConfig
 from ._figures import STYLE, save
-from ._registry import register
+from ._registry import Above, AllOf, Below, Each, Registration, Within, register
 
 
 KS_DIMS = {"smoke": (12,), "default": (16, 32), "full": (16, 32, 64)}
 KS_SEEDS = {"smoke": 160, "default": 256, "full": 512}
 LADDER_DIM = {"smoke": 12, "default": 32, "full": 64}
 LADDER_SEEDS = {"smoke": 160, "default": 256, "full": 512}
-FAMILY_ALPHA = 0.01
-"""Family-wise level of the KS tests (Bonferroni over all p-values of a claim)."""
+KS_MARGIN = 0.25
+"""Largest sup-distance between two engines' CDFs that still counts as agreement."""
+KS_CRITICAL = 1.3581
+"""Asymptotic two-sample KS critical value at 5%: the half-width of the interval of a KS distance
+is KS_CRITICAL sqrt((n + m) / (n m)) (exact under equal laws, an approximation otherwise)."""
+LADDER_FACTOR = 1.25
 N_CHECKPOINTS = 24
 RUNGS = ("full", "reduced", "sde", "ode")
 COLOURS = {"full": "k", "reduced": "C0", "sde": "C1", "ode": "C3"}
@@ -53,12 +59,41 @@ def rung_engine(exp: Experiment, dim: int, rung: str):
     raise ValueError(f"unknown rung {rung!r}: use full, reduced or sde")
 
 
+@dataclasses.dataclass(frozen=True)
+class WrongReducedSGD(sims.ReducedSGD):
+    """A deliberately wrong r = 1 chain, for `engines.reduced_chain_control`: the student's
+    pre-activation omits its component c z_e orthogonal to the spike (lambda = m x_u instead of
+    m x_u + c z_e), a plausible slip in the derivation. Everything else is the exact chain."""
+
+    name = "reduced-wrong"
+
+    def _step_one(self, m, aux, draw, step):
+        task, N = self.task, int(self.dim)
+        dsigma = activation_derivative(self.activation)
+        z, y, g, chi = draw
+        z_u, z_e = z[0], z[1]
+        x_u = jnp.where(y > 0, task.spike_coordinate(z_u, g), z_u)
+        c = jnp.sqrt((1 - m) * (1 + m))
+        a = y * dsigma(m * x_u)  # the error: c * z_e is missing here
+        g_u, g_e, s = jnp.sum(a * x_u), jnp.sum(a * z_e), jnp.sum(a * a)
+        eta = step / N
+        excess = 2 * eta * (m * g_u + c * g_e) + eta * eta * (g_u * g_u + g_e * g_e + s * chi)
+        r = jnp.expm1(-0.5 * jnp.log1p(excess))
+        return jnp.clip(m + eta * g_u * (1 + r) + m * r, -1.0, 1.0)
+
+
 @ft.cache
-def simulate(dim: int, seeds: int, start: str, rung: str) -> dict:
-    """One rung's run (cached within a process: both claims share the full and reduced runs)."""
+def simulate(dim: int, seeds: int, start: str, rung: str, root_seed: int = 0) -> dict:
+    """One rung's run (cached within a process: both claims share the full and reduced runs);
+    rung `wrong` is the deliberately wrong chain."""
     exp = experiment(dim, seeds, start)
-    return rung_engine(exp, dim, rung).run(
-        [exp.step(dim)], np.arange(seeds), exp.budget(dim), n_checkpoints=N_CHECKPOINTS
+    if rung == "wrong":
+        base = exp.engine(dim)
+        engine = WrongReducedSGD(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    else:
+        engine = rung_engine(exp, dim, rung)
+    return engine.run(
+        [exp.step(dim)], np.arange(seeds), exp.budget(dim), n_checkpoints=N_CHECKPOINTS, root_seed=root_seed
     )
 
 
@@ -67,12 +102,17 @@ def _censored(esc: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(esc), esc, np.inf)
 
 
+def ks_interval(d: float, n: int, m: int) -> dict:
+    """A KS distance with its 95% interval (half-width from the two-sample critical value)."""
+    half = KS_CRITICAL * math.sqrt((n + m) / (n * m))
+    return {"value": float(d), "lo": max(0.0, float(d) - half), "hi": min(1.0, float(d) + half)}
+
+
 def compare_runs(a: dict, b: dict) -> dict:
-    """KS two-sample tests between two runs: escape samples, and the overlap at every checkpoint
-    reached by all trajectories of both runs (at most 4 of them, spread in log n)."""
-    tests = {
-        "escape": scipy.stats.ks_2samp(_censored(a["escape_samples"][0]), _censored(b["escape_samples"][0]))
-    }
+    """KS two-sample comparisons between two runs: escape samples, and the overlap at every checkpoint
+    reached by all trajectories of both runs (at most 4 of them, spread in log n). Returns, per
+    comparison, the KS distance with its interval (`ks_interval`) and the KS p-value."""
+    pairs = {"escape": (_censored(a["escape_samples"][0]), _censored(b["escape_samples"][0]))}
     ma, mb = a["overlap"][0], b["overlap"][0]
     full = np.flatnonzero(np.all(np.isfinite(ma), 0) & np.all(np.isfinite(mb), 0))
     moving = [j for j in full if a["checkpoint_samples"][j] >= 8 * a["checkpoint_samples"][0]]
@@ -81,8 +121,12 @@ def compare_runs(a: dict, b: dict) -> dict:
         if moving
         else []
     ):
-        tests[f"m at n={a['checkpoint_samples'][j]:.3g}"] = scipy.stats.ks_2samp(ma[:, j], mb[:, j])
-    return {k: float(v.pvalue) for k, v in tests.items()}
+        pairs[f"m at n={a['checkpoint_samples'][j]:.3g}"] = (ma[:, j], mb[:, j])
+    out = {}
+    for k, (u, v) in pairs.items():
+        t = scipy.stats.ks_2samp(u, v)
+        out[k] = dict(ks_interval(t.statistic, u.size, v.size), pvalue=float(t.pvalue))
+    return out
 
 
 def _ecdf(ax, values, **kw):
@@ -91,53 +135,122 @@ def _ecdf(ax, values, **kw):
     ax.step(v[finite], np.arange(1, finite.sum() + 1) / v.size, where="post", **kw)
 
 
+KS_STATISTIC = (
+    "two-sample KS distance sup |F_a - F_b| between the engines' escape samples (unescaped = +inf) and "
+    "overlaps at up to 4 checkpoints, 95% interval D +- 1.358 sqrt((n + m) / (n m))"
+)
+KS_RATIONALE = {
+    "0.25": "the default tier (256 seeds per engine) resolves it for identical laws: expected D about "
+    "0.08, half-width 0.12; a law difference under 0.25 in CDF is not excluded by this claim (the "
+    "control shows that a plausible derivation error is far larger)",
+}
+
+
+def _ks_figure(dims, seeds, runs: dict, out: Path, stem: str, label: str) -> str:
+    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.4), squeeze=False)
+    with plt.rc_context(STYLE):
+        for ax, dim in zip(axes[0], dims, strict=True):
+            full, other, comp = runs[dim]
+            _ecdf(ax, full["escape_samples"][0], color=COLOURS["full"], label="full engine")
+            _ecdf(ax, other["escape_samples"][0], color=COLOURS["reduced"], ls="--", label=label)
+            ax.set_xscale("log")
+            ax.set_xlabel("escape samples n*")
+            e = comp["escape"]
+            ax.set_title(
+                f"N = {dim}, {seeds} seeds; KS D = {e['value']:.2f}, p = {e['pvalue']:.2g}", fontsize=9
+            )
+        axes[0][0].set_ylabel("fraction of seeds escaped")
+        axes[0][0].legend(fontsize=8, loc="upper left")
+        fig.tight_layout()
+        figure = str(save(fig, Path(out) / stem)[0])
+    plt.close(fig)
+    return figure
+
+
+def _ks_runs(tier: str, root_seed: int, rung: str) -> dict:
+    dims, seeds = KS_DIMS[tier], KS_SEEDS[tier]
+    runs = {}
+    for dim in dims:
+        full = simulate(dim, seeds, "conditioned", "full", root_seed)
+        other = simulate(dim, seeds, "conditioned", rung, root_seed)
+        runs[dim] = (full, other, compare_runs(full, other))
+    return runs
+
+
+KS_TIERS = {t: f"N = {KS_DIMS[t]}, {KS_SEEDS[t]} seeds per engine, conditioned start" for t in KS_DIMS}
+
+
 @register(
     "engines.reduced_vs_full",
     "The reduced engine (exact overlap chain, O(1) per sample) agrees in distribution with the full "
-    "engine: escape samples and overlaps at fixed checkpoints (two-sample KS).",
+    "engine: escape samples and overlaps at fixed checkpoints (two-sample KS distance below 0.25).",
     "issue 3; derivation in docs/reduced-dynamics.md",
+    Registration(
+        prediction="same laws (the reduction is exact for isotropic Gaussian noise; "
+        "docs/reduced-dynamics.md)",
+        statistic=KS_STATISTIC,
+        rule=Each(Below(KS_MARGIN, "the KS distance"), "N and compared quantity"),
+        tiers=KS_TIERS,
+        rationale=KS_RATIONALE,
+        experiment="engines.full_reduced",
+    ),
 )
-def reduced_vs_full(tier: str, out: Path) -> dict:
+def reduced_vs_full(tier: str, out: Path, root_seed: int = 0) -> dict:
     dims, seeds = KS_DIMS[tier], KS_SEEDS[tier]
-    pvalues, rows = {}, []
-    fig, axes = plt.subplots(1, len(dims), figsize=(4.2 * len(dims), 3.4), squeeze=False)
-    for ax, dim in zip(axes[0], dims, strict=True):
-        full = simulate(dim, seeds, "conditioned", "full")
-        red = simulate(dim, seeds, "conditioned", "reduced")
-        p = compare_runs(full, red)
-        pvalues.update({f"N={dim} {k}": v for k, v in p.items()})
-        speed = (
-            (float(full["wall_seconds"]) / float(red["wall_seconds"]))
-            if red["wall_seconds"] > 0
-            else math.nan
-        )
-        rows.append((dim, min(p.values()), speed))
-        with plt.rc_context(STYLE):
-            _ecdf(ax, full["escape_samples"][0], color=COLOURS["full"], label="full engine")
-            _ecdf(ax, red["escape_samples"][0], color=COLOURS["reduced"], ls="--", label="reduced engine")
-            ax.set_xscale("log")
-            ax.set_xlabel("escape samples n*")
-            ax.set_title(f"N = {dim}, {seeds} seeds; KS p = {p['escape']:.2f}", fontsize=9)
-    axes[0][0].set_ylabel("fraction of seeds escaped")
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    figure = str(save(fig, Path(out) / "reduced_vs_full")[0])
-    plt.close(fig)
-    threshold = FAMILY_ALPHA / len(pvalues)
-    worst = min(pvalues, key=pvalues.get)
+    runs = _ks_runs(tier, root_seed, "reduced")
+    figure = _ks_figure(dims, seeds, runs, out, "reduced_vs_full", "reduced engine")
+    dist = {f"N={d} {k}": v for d, (_, _, comp) in runs.items() for k, v in comp.items()}
+    worst = max(dist, key=lambda k: dist[k]["hi"])
+    speed = [
+        (d, float(f["wall_seconds"]) / float(r["wall_seconds"]) if r["wall_seconds"] > 0 else math.nan)
+        for d, (f, r, _) in runs.items()
+    ]
+    w = dist[worst]
     return {
         "prediction": "same distributions (exact reduction for isotropic Gaussian noise)",
         "measurement": (
-            f"{len(pvalues)} KS tests at N = {list(dims)} with {seeds} seeds per engine; smallest p = "
-            f"{pvalues[worst]:.3f} ({worst}); wall-time ratio full/reduced "
-            + ", ".join(f"N={d}: {s:.1f}x" for d, _, s in rows)
+            f"{len(dist)} KS comparisons at N = {list(dims)} with {seeds} seeds per engine; largest "
+            f"upper end: D = {w['value']:.3f} [{w['lo']:.3f}, {w['hi']:.3f}] ({worst}, "
+            f"p = {w['pvalue']:.2g}); "
+            "wall-time ratio full/reduced " + ", ".join(f"N={d}: {x:.1f}x" for d, x in speed)
         ),
-        "comparison": (
-            f"every p >= {threshold:.2g} (family-wise level {FAMILY_ALPHA} over {len(pvalues)} tests)"
-        ),
-        "passed": bool(min(pvalues.values()) >= threshold),
+        "estimate": list(dist.values()),
         "figure": figure,
-        "details": {"pvalues": pvalues},
+        "details": {"ks": dist},
+    }
+
+
+@register(
+    "engines.reduced_chain_control",
+    "Control for the reduced engine: a deliberately wrong r = 1 chain (the student's pre-activation "
+    "without its component orthogonal to the spike) is told apart from the full engine by the same KS "
+    "distance: the escape samples' KS interval excludes 0 at every N.",
+    "issue 13 (controls)",
+    Registration(
+        prediction="the KS check rejects a wrong chain (its law differs from the full engine's)",
+        statistic=KS_STATISTIC
+        + "; escape samples of the wrong chain (WrongReducedSGD) against the full engine",
+        rule=Each(Above(0.0, "the KS distance of the escape samples"), "N"),
+        tiers=KS_TIERS,
+        rationale={"0": "rejection: the interval of D excludes 0 (a 5% KS test)"},
+        experiment="engines.full_wrong",
+        guards="engines.reduced_vs_full",
+    ),
+)
+def reduced_chain_control(tier: str, out: Path, root_seed: int = 0) -> dict:
+    dims, seeds = KS_DIMS[tier], KS_SEEDS[tier]
+    runs = _ks_runs(tier, root_seed, "wrong")
+    figure = _ks_figure(dims, seeds, runs, out, "reduced_chain_control", "wrong r = 1 chain")
+    esc = {d: comp["escape"] for d, (_, _, comp) in runs.items()}
+    return {
+        "prediction": "the wrong chain's escape law differs from the full engine's",
+        "measurement": "; ".join(
+            f"N={d}: D = {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}], KS p = {e['pvalue']:.2g}"
+            for d, e in esc.items()
+        )
+        + f" ({seeds} seeds per engine)",
+        "estimate": list(esc.values()),
+        "figure": figure,
     }
 
 
@@ -153,21 +266,79 @@ def _ode_escapes(exp: Experiment, dim: int, m0: np.ndarray) -> np.ndarray:
     return np.array([exp.dynamics.ode_escape_samples(dim, exp.step(dim), a) for a in m0])
 
 
+def median_ratio(a, b, seed: int = 0, n_boot: int = sims.N_BOOT) -> dict:
+    """median(a) / median(b) of two independent samples (NaN = censored, +inf), with a 95%
+    percentile bootstrap resampling each; an end is None where more than 2.5% of the resampled
+    ratios are undefined or infinite (censored medians)."""
+    a, b = (np.where(np.isfinite(v), v, np.inf) for v in (np.asarray(a, float), np.asarray(b, float)))
+    rng = np.random.default_rng(seed)
+    ma = np.median(a[rng.integers(0, a.size, (n_boot, a.size))], axis=1)
+    mb = np.median(b[rng.integers(0, b.size, (n_boot, b.size))], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = ma / mb
+        point = float(np.median(a) / np.median(b))
+    bad = ~np.isfinite(r) | (r == 0)
+    if np.mean(bad) > 0.025:
+        return {"value": point if math.isfinite(point) else None, "lo": None, "hi": None}
+    lo, hi = np.quantile(r[~bad], [0.025, 0.975], method="lower")
+    return {"value": point, "lo": float(lo), "hi": float(hi)}
+
+
+def fraction_difference(a: np.ndarray, b: np.ndarray, seed: int = 0, n_boot: int = sims.N_BOOT) -> dict:
+    """mean(a) - mean(b) of two independent 0/1 samples with a 95% percentile bootstrap."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    rng = np.random.default_rng(seed)
+    d = a[rng.integers(0, a.size, (n_boot, a.size))].mean(1) - b[
+        rng.integers(0, b.size, (n_boot, b.size))
+    ].mean(1)
+    lo, hi = np.quantile(d, [0.025, 0.975])
+    return {"value": float(a.mean() - b.mean()), "lo": float(lo), "hi": float(hi)}
+
+
+LADDER_RULE = AllOf(
+    (
+        ("full ~ reduced", Each(Below(KS_MARGIN, "the KS distance of the escape samples"), "start")),
+        ("SDE ~ reduced", Within.ratio(LADDER_FACTOR, "median n* SDE / reduced (conditioned start)")),
+        ("ODE ~ reduced", Within.ratio(LADDER_FACTOR, "median per-seed n* / n*_ODE (conditioned start)")),
+        (
+            "random start off its ODE",
+            Above(0.0, "fraction of seeds off their ODE by > 2x, random minus conditioned start"),
+        ),
+    )
+)
+
+
 @register(
     "dynamics.ladder",
     "The reduction ladder full engine -> exact reduced chain -> diffusion (SDE) -> overlap ODE: the "
     "first three agree on escape from the conditioned start m0 = N^-1/2, and the ODE, integrated "
     "from each seed's own start, predicts the conditioned start's escape but not the random start's.",
     "issue 3; theory brief 3.2, 3.3",
+    Registration(
+        prediction="full = reduced in law; SDE and ODE describe the conditioned start; the random start's "
+        "small-m0 seeds escape long before their ODE time (noise-driven escape; theory brief 3.3)",
+        statistic="KS distance full vs reduced (escape samples, both starts); median ratios SDE / reduced "
+        "and per-seed n*/n*_ODE (conditioned start); fraction of seeds off their ODE by > 2x, random "
+        "minus conditioned; all with 95% intervals (bootstrap; KS as in engines.reduced_vs_full)",
+        rule=LADDER_RULE,
+        tiers={t: f"N = {LADDER_DIM[t]}, {LADDER_SEEDS[t]} seeds per rung and start" for t in LADDER_DIM},
+        rationale={
+            **KS_RATIONALE,
+            "1.25": "agreement of escape counts within 25% (unchanged; now required of intervals, and the "
+            "SDE's of an interval rather than a point)",
+            "2x": "a seed 'off its ODE' (unchanged)",
+        },
+        experiment="dynamics.ladder",
+    ),
 )
-def ladder(tier: str, out: Path) -> dict:
+def ladder(tier: str, out: Path, root_seed: int = 0) -> dict:
     dim, seeds = LADDER_DIM[tier], LADDER_SEEDS[tier]
     k = 4
     scale = float(dim) ** (k - 1)
     stats, figure_rows = {}, {}
     for start in ("conditioned", "random"):
         exp = experiment(dim, seeds, start)
-        runs = {r: simulate(dim, seeds, start, r) for r in RUNGS[:3]}
+        runs = {r: simulate(dim, seeds, start, r, root_seed) for r in RUNGS[:3]}
         n = runs["reduced"]["checkpoint_samples"]
         m0 = runs["reduced"]["initial_overlap"][0]
         ode_m = np.array([exp.dynamics.ode_trajectory(dim, exp.step(dim), a, n) for a in m0])
@@ -183,7 +354,11 @@ def ladder(tier: str, out: Path) -> dict:
             "ode_median": float(np.median(ode_esc)),
             "ks_full_reduced": compare_runs(runs["full"], runs["reduced"])["escape"],
             "ks_sde_reduced": compare_runs(runs["sde"], runs["reduced"])["escape"],
+            "sde_over_reduced": median_ratio(
+                runs["sde"]["escape_samples"][0], runs["reduced"]["escape_samples"][0], seed=root_seed
+            ),
             "ode_ratio": sims.median_ci(ratio, seed=2),
+            "outside": outside,
             "outside_2x": float(np.mean(outside)),
             "escaped": {r: float(np.mean(np.isfinite(runs[r]["escape_samples"][0]))) for r in RUNGS[:3]},
         }
@@ -224,32 +399,30 @@ def ladder(tier: str, out: Path) -> dict:
         plt.close(fig)
 
     c, r = stats["conditioned"], stats["random"]
-    sde_vs_red = c["median"]["sde"].value / c["median"]["reduced"].value
-    checks = {
-        "full ~ reduced (KS p >= 0.005, both starts)": min(c["ks_full_reduced"], r["ks_full_reduced"])
-        >= 0.005,
-        "SDE median within 25% of reduced (conditioned)": abs(math.log(sde_vs_red)) <= math.log(1.25),
-        "ODE ratio interval inside [0.8, 1.25] (conditioned)": 0.8 <= c["ode_ratio"].lo
-        and c["ode_ratio"].hi <= 1.25,
-        "more seeds off their ODE by > 2x from the random start": r["outside_2x"] > c["outside_2x"],
+    est = {
+        "full ~ reduced": [c["ks_full_reduced"], r["ks_full_reduced"]],
+        "SDE ~ reduced": c["sde_over_reduced"],
+        "ODE ~ reduced": c["ode_ratio"],
+        "random start off its ODE": fraction_difference(r["outside"], c["outside"], seed=root_seed),
     }
     fmt = lambda e: f"{e.value:.3g} [{e.lo:.3g}, {e.hi:.3g}]"
     meas = (
         f"N = {dim}, {seeds} seeds. Conditioned: median n* full {fmt(c['median']['full'])}, reduced "
         f"{fmt(c['median']['reduced'])}, SDE {fmt(c['median']['sde'])}, ODE {c['ode_median']:.3g}; "
-        f"KS p full/reduced {c['ks_full_reduced']:.2f}, SDE/reduced {c['ks_sde_reduced']:.2f}; per-seed "
-        f"n*/n*_ODE {fmt(c['ode_ratio'])}, {c['outside_2x']:.0%} off by > 2x. Random: reduced "
+        f"KS D full/reduced {c['ks_full_reduced']['value']:.2f}, "
+        f"SDE/reduced {c['ks_sde_reduced']['value']:.2f}; "
+        f"per-seed n*/n*_ODE {fmt(c['ode_ratio'])}, {c['outside_2x']:.0%} off by > 2x. Random: reduced "
         f"{fmt(r['median']['reduced'])} ({r['escaped']['reduced']:.0%} escaped), "
         f"ODE median {r['ode_median']:.3g}, "
-        f"KS p full/reduced {r['ks_full_reduced']:.2f}, SDE/reduced {r['ks_sde_reduced']:.2f}; per-seed "
+        f"KS D full/reduced {r['ks_full_reduced']['value']:.2f}, "
+        f"SDE/reduced {r['ks_sde_reduced']['value']:.2f}; "
+        f"per-seed "
         f"n*/n*_ODE {fmt(r['ode_ratio'])}, {r['outside_2x']:.0%} off by > 2x"
     )
     return {
         "prediction": "full = reduced in law; SDE and ODE describe the conditioned start; the random start's "
         "small-m0 seeds escape long before their ODE time (noise-driven escape)",
         "measurement": meas,
-        "comparison": "; ".join(f"{name}: {'yes' if ok else 'NO'}" for name, ok in checks.items()),
-        "passed": bool(all(checks.values())),
+        "estimate": est,
         "figure": figure,
-        "details": {"checks": {k: bool(v) for k, v in checks.items()}},
     }

@@ -20,7 +20,7 @@ import xarray as xr
 from sims import _loaders, _networks, _results, _textures
 
 from ._figures import STYLE, save
-from ._registry import register
+from ._registry import Above, Below, Registration, register, tier_sizes
 
 
 SET_LABELS = {
@@ -30,6 +30,7 @@ SET_LABELS = {
 }
 SET_COLORS = {"original": "k", "phase_randomised": "tab:blue", "amplitude_equalised": "tab:red"}
 DEFAULT_LR = {"two-layer": 0.01, "cnn": 0.05}
+TRAIN_SETS = ("original", "amplitude_equalised")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,7 @@ class TextureConfig:
     cifar_labels: str = "fine"
     center: str = "image"
     root_seed: int = 0
+    train_on: str = "original"  # or "amplitude_equalised": the control trains on phase-only images
 
     def validated(self) -> TextureConfig:
         if self.model not in _networks.MODEL_NAMES:
@@ -69,6 +71,8 @@ class TextureConfig:
             )
         if self.seeds < 2:
             raise ValueError(f"seeds={self.seeds}: need at least 2 seeds for intervals")
+        if self.train_on not in TRAIN_SETS:
+            raise ValueError(f"unknown train_on {self.train_on!r}: use one of {', '.join(TRAIN_SETS)}")
         if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr={self.lr}: the learning rate must be positive and finite")
         self.train_config()  # validates the SGD settings
@@ -112,6 +116,9 @@ def run_experiment(cfg: TextureConfig, progress: bool = True) -> tuple[dict, dic
     cfg = cfg.validated()
     data = load_data(cfg)
     sets = _textures.make_test_sets(data, seed=cfg.root_seed)
+    if cfg.train_on == "amplitude_equalised":  # every training image gets the common spectrum
+        amp, dc = _textures.mean_amplitude(data.train_x)
+        data = dataclasses.replace(data, train_x=_textures.amplitude_equalise(data.train_x, amp, dc))
     model = _networks.make_model(cfg.model, data.n_classes, cfg.hidden, cfg.width)
     run = _networks.train(model, data.train_x, data.train_y, sets, cfg.train_config(), progress)
     chance = _textures.chance_level(data.test_y)
@@ -126,28 +133,57 @@ def run_experiment(cfg: TextureConfig, progress: bool = True) -> tuple[dict, dic
         compile_seconds=float(run["compile_seconds"]),
         config=cfg.as_dict(),
     )
+    lc = summary["leave_chance"]
+    summary["phase_delay_censored"] = censored_log_delay(
+        lc["phase_randomised"]["per_seed"], lc["amplitude_equalised"]["per_seed"], cfg.steps, cfg.root_seed
+    )
     summary["verdict"] = verdict(summary)
     return run, summary
 
 
-def verdict(summary: dict) -> dict:
-    """Amplitude-only leaves chance earlier than phase-only: the 95% interval of the median per-seed
-    log10(step_phase / step_amplitude) lies above 0 (holds), below or at 0 (does not hold), or
-    contains 0 (undecided)."""
-    d = summary["phase_delay"]
-    lc = summary["leave_chance"]
-    if lc["phase_randomised"]["fraction"] < 0.5:
-        return {"holds": None, "reason": "fewer than half of the seeds left chance on amplitude-only inputs"}
-    if d["lo"] > 0:
-        holds, word = True, "above 0"
-    elif d["hi"] <= 0:
-        holds, word = False, "not above 0"
-    else:
-        holds, word = None, "contains 0"
+def censored_log_delay(early, late, budget: int, seed: int = 0, n_boot: int = 2000) -> dict:
+    """Median over seeds of log10(late / early) (crossing steps, None = never within `budget`) with
+    a 95% percentile bootstrap, under the one censoring policy: a step that never came is at
+    least the budget, so a seed with `late` censored gives a lower bound log10(budget / early),
+    one with `early` censored an upper bound log10(late / budget), one with both censored nothing.
+    The interval's lower end comes from the seeds' lower bounds and its upper end from their upper
+    bounds; an end that leans on an unknown bound (more than 2.5% of resamples) is None."""
+    e = np.array([np.inf if v is None else max(float(v), 1.0) for v in early])
+    l_ = np.array([np.inf if v is None else max(float(v), 1.0) for v in late])
+    b = float(max(budget, 1))
+    ec, lc = np.minimum(e, b), np.minimum(l_, b)
+    point = np.log10(lc) - np.log10(ec)
+    lower = np.where(np.isfinite(e), np.log10(lc) - np.log10(ec), -np.inf)
+    upper = np.where(np.isfinite(l_), np.log10(lc) - np.log10(ec), np.inf)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, e.size, size=(n_boot, e.size))
+    los, his = np.median(lower[idx], axis=1), np.median(upper[idx], axis=1)
+    lo = float(np.quantile(los, 0.025, method="lower")) if np.mean(~np.isfinite(los)) <= 0.025 else None
+    hi = float(np.quantile(his, 0.975, method="lower")) if np.mean(~np.isfinite(his)) <= 0.025 else None
+    return {"value": float(np.median(point)), "lo": lo, "hi": hi, "n": int(e.size)}
+
+
+DELAY_STATISTIC = (
+    "median over seeds of log10(step phase-only leaves chance / step amplitude-only leaves chance), "
+    "95% bootstrap; a step that never came is censored at the budget and the interval end that "
+    "depends on it is a bound or unknown"
+)
+TEXTURE_RULE = Above(0.0, "the median log10 delay of phase-only after amplitude-only")
+TEXTURE_CONTROL_RULE = Below(0.0, "the median log10 delay of phase-only after amplitude-only")
+
+
+def verdict(summary: dict, rule=None) -> dict:
+    """Amplitude-only leaves chance earlier than phase-only: `TEXTURE_RULE` (or `rule`) on the
+    censoring-aware median delay `phase_delay_censored`."""
+    rule = TEXTURE_RULE if rule is None else rule
+    d = summary["phase_delay_censored"]
+    f = lambda v: "?" if v is None else f"{v:+.2f}"
+    outcome = rule.decide(d)
     return {
-        "holds": holds,
-        "reason": f"median log10(step phase-only / step amplitude-only) = {_fmt(d['median_log10_ratio'])} "
-        f"[{_fmt(d['lo'])}, {_fmt(d['hi'])}] over {d['seeds']} seeds: interval {word}",
+        "holds": rule.passed(d),
+        "outcome": outcome,
+        "reason": f"median log10(step phase-only / step amplitude-only) = {f(d['value'])} "
+        f"[{f(d['lo'])}, {f(d['hi'])}] over {d['n']} seeds: {outcome} ({rule.text})",
     }
 
 
@@ -314,6 +350,29 @@ TIER_CONFIGS = {
     "default": TextureConfig(seeds=8, steps=3000, patch=32),
     "full": TextureConfig(seeds=16, steps=20000, patch=32, n_eval=50, lr=0.005),
 }
+TEXTURE_TIERS = tier_sizes(TIER_CONFIGS, ("seeds", "steps", "patch", "hidden", "train_per_class", "n_eval"))
+
+
+def _texture_claim(tier: str, out: Path, root_seed: int, train_on: str) -> dict:
+    cfg = dataclasses.replace(TIER_CONFIGS[tier], root_seed=root_seed, train_on=train_on)
+    run, summary = run_experiment(cfg, progress=False)
+    paths = write_results(Path(out) / f"textures-{tier}-{train_on}", run, summary)
+    lc = summary["leave_chance"]
+    d = summary["phase_delay_censored"]
+    f = lambda v: ">budget" if v is None else f"{v:.0f}"
+    g = lambda v: "?" if v is None else f"{v:+.2f}"
+    step = lambda k: "{} [{}, {}]".format(*(f(lc[k]["median_step"][q]) for q in ("value", "lo", "hi")))
+    return {
+        "prediction": "step(phase-only leaves chance) > step(amplitude-only leaves chance)",
+        "measurement": f"trained on {train_on} images; median steps: amplitude-only "
+        f"{step('phase_randomised')} ({lc['phase_randomised']['fraction']:.0%} left chance), phase-only "
+        f"{step('amplitude_equalised')} ({lc['amplitude_equalised']['fraction']:.0%}), original "
+        f"{step('original')}; paired log10 delay {g(d['value'])} [{g(d['lo'])}, {g(d['hi'])}] "
+        f"({summary['seeds']} seeds, patch {cfg.patch}, {cfg.steps} steps)",
+        "estimate": d,
+        "figure": str(paths["figure"]),
+        "details": {"summary": summary},
+    }
 
 
 @register(
@@ -322,65 +381,37 @@ TIER_CONFIGS = {
     "patches rises above chance earlier in SGD than its accuracy on phase-only (amplitude-equalised) "
     "patches.",
     "seed paper abstract (textures); theory brief 1.4, 2.5; issue 5",
+    Registration(
+        prediction="amplitude information is learned before phase information (seed paper, textures)",
+        statistic=DELAY_STATISTIC,
+        rule=TEXTURE_RULE,
+        tiers=TEXTURE_TIERS,
+        rationale={
+            "left chance": "accuracy above chance + 3 binomial s.e. at 3 consecutive evaluations (unchanged)",
+        },
+        experiment="textures.original",
+    ),
 )
-def amplitude_before_phase(tier: str, out: Path) -> dict:
-    cfg = TIER_CONFIGS[tier]
-    run, summary = run_experiment(cfg, progress=False)
-    paths = write_results(Path(out) / f"textures-{tier}", run, summary)
-    lc = summary["leave_chance"]
-    d = summary["phase_delay"]
-    f = lambda v: ">budget" if v is None else f"{v:.0f}"
-    step = lambda k: "{} [{}, {}]".format(*(f(lc[k]["median_step"][q]) for q in ("value", "lo", "hi")))
-    return {
-        "prediction": "step(phase-only leaves chance) > step(amplitude-only leaves chance)",
-        "measurement": f"median steps: amplitude-only {step('phase_randomised')}, phase-only "
-        f"{step('amplitude_equalised')}, original {step('original')}; paired "
-        f"log10 delay {_fmt(d['median_log10_ratio'])} [{_fmt(d['lo'])}, {_fmt(d['hi'])}] "
-        f"({summary['seeds']} seeds, patch {cfg.patch}, {cfg.steps} steps)",
-        "comparison": "95% bootstrap interval of the median paired log10 delay entirely above 0",
-        "passed": summary["verdict"]["holds"],
-        "figure": str(paths["figure"]),
-        "details": {"summary": summary},
-    }
+def amplitude_before_phase(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _texture_claim(tier, out, root_seed, "original")
 
 
 @register(
-    "textures.surrogates_exact",
-    "The phase-randomised texture patches keep every Fourier amplitude and are real; the "
-    "amplitude-equalised patches keep every phase and share one amplitude spectrum across classes.",
-    "issue 5 (test-set construction)",
+    "textures.phase_trained_control",
+    "Control for textures: a network trained on amplitude-equalised images (every class has the same "
+    "spectrum, so only phase is informative) does not leave chance on amplitude-only patches before "
+    "phase-only ones: the delay's interval lies below 0.",
+    "issue 13 (controls)",
+    Registration(
+        prediction="no amplitude-before-phase ordering when the training images carry no amplitude "
+        "information",
+        statistic=DELAY_STATISTIC + "; training images amplitude-equalised",
+        rule=TEXTURE_CONTROL_RULE,
+        tiers=TEXTURE_TIERS,
+        rationale={"0": "the claim's margin, from the other side: the ordering is absent or reversed"},
+        experiment="textures.amplitude_equalised",
+        guards="textures.amplitude_before_phase",
+    ),
 )
-def surrogates_exact(tier: str, out: Path) -> dict:
-    patch = {"smoke": 16, "default": 32, "full": 64}[tier]
-    data = _textures.texture_data(patch, train_per_class=200).standardise()
-    x = data.test_x.astype(np.float64)
-    rng = np.random.default_rng(0)
-    spec = _textures.phase_randomised_spectrum(x, rng)
-    back = np.fft.ifft2(spec, axes=(1, 2))
-    imag = float(np.abs(back.imag).max() / np.abs(back.real).max())
-    rand = back.real
-    amp_err = float(
-        np.abs(np.abs(np.fft.fft2(rand, axes=(1, 2))) - np.abs(np.fft.fft2(x, axes=(1, 2)))).max()
-    )
-    amp, dc = _textures.mean_amplitude(data.train_x.astype(np.float64))
-    eq = _textures.amplitude_equalise(x, amp, dc)
-    fe, fx = np.fft.fft2(eq, axes=(1, 2)), np.fft.fft2(x, axes=(1, 2))
-    big = (np.abs(fx) > 1e-6 * np.abs(fx).max()) & (np.abs(fe) > 1e-6 * np.abs(fe).max())
-    big[:, 0, 0, :] = False  # the zero-frequency coefficient is set to the reference mean
-    phase_err = float(np.abs(np.angle(fe[big] * np.conj(fx[big]))).max())
-    spread = max(
-        float(np.abs(np.abs(fe[data.test_y == c]) - amp[None]).max() / amp.max())
-        for c in range(data.n_classes)
-    )
-    tol = 1e-9
-    ok = imag < tol and amp_err < tol * np.abs(fx).max() and phase_err < 1e-6 and spread < 1e-6
-    return {
-        "prediction": "phase-randomised: |DFT| unchanged, imaginary part 0; amplitude-equalised: phases "
-        "unchanged, |DFT| equal to the common spectrum in every class (float64)",
-        "measurement": f"max |imag|/max|real| = {imag:.1e}, max amplitude change {amp_err:.1e}, "
-        f"max phase change {phase_err:.1e} rad, max relative spectrum spread {spread:.1e} "
-        f"({len(x)} test patches of {patch} x {patch})",
-        "comparison": f"imaginary part and amplitude change below {tol:g} (relative), phase change "
-        "below 1e-6 rad, spectrum spread below 1e-6 (relative)",
-        "passed": bool(ok),
-    }
+def phase_trained_control(tier: str, out: Path, root_seed: int = 0) -> dict:
+    return _texture_claim(tier, out, root_seed, "amplitude_equalised")

@@ -54,7 +54,7 @@ def _fmt(e: dict, digits: int = 2) -> str:
 
 
 def report(experiment: str, s: dict) -> list[str]:
-    verdict = lambda ok: "HOLDS" if ok else "DOES NOT HOLD"
+    verdict = lambda ok: {True: "HOLDS", False: "DOES NOT HOLD", None: "UNDECIDED"}[ok]
     if experiment == "1d":
         return [
             f"1-D: peaks at DFT bins {s['peaks']}; median steps to Delta_F < {s['threshold']}: "

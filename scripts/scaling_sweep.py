@@ -364,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         figs += claims.step_scan_figure(exp, cells, summary, out / "step_scan")
     print("\n" + "\n".join(claims.summary_lines(summary)))
     print(
-        f"wrote {path}, {', '.join(str(f) for f in figs if f.suffix == '.png')} ({time.perf_counter() - start:.0f} s)"
+        f"wrote {path}, {', '.join(str(f) for f in figs if f.suffix == '.png')} "
+        f"({time.perf_counter() - start:.0f} s)"
     )
     return 0
 

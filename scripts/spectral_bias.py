@@ -102,7 +102,7 @@ def _settings(exp: int, args) -> dict:
 
 def _print_summary(exp: int, summary: dict) -> None:
     n = summary["settings"]["seeds"]
-    verdict = "HOLDS" if summary["passed"] else "DOES NOT HOLD"
+    verdict = {True: "HOLDS", False: "DOES NOT HOLD", None: "UNDECIDED"}[summary["passed"]]
     print(f"experiment {exp}: {verdict} ({n} seeds; intervals are 95% bootstrap over seeds)")
     if exp == 1:
         for amps, row in summary["settings_by_amplitude"].items():
@@ -113,10 +113,10 @@ def _print_summary(exp: int, summary: dict) -> None:
                     f"  {amps:>10} A, threshold {thr}: mean per-seed rho = {sbc._fmt(t['rho_mean'])}, "
                     f"rho of seed-mean curve = {t['rho_of_seed_mean_curve']:.2f}; times [{times}]"
                 )
-            fin = ", ".join(f"{e['value']:.2f}" for e in row["final_amplitude"])
+            fin = ", ".join(sbc._fmt(e) for e in row["final_amplitude"])
             print(
-                f"  {amps:>10} A: final amplitudes [{fin}] "
-                f"(all within {sbc.FINAL_TOL:.0%} of 1: {row['final_within_tolerance']})"
+                f"  {amps:>10} A: final amplitudes {fin} "
+                f"(rule: every interval within {sbc.FINAL_TOL:.0%} of 1)"
             )
             print(
                 f"  {amps:>10} A: sigma_max init {[round(v, 2) for v in row['sigma_max_init']]} -> final "
@@ -133,7 +133,7 @@ def _print_summary(exp: int, summary: dict) -> None:
             f"  Spearman rho(k, kept) at the {len(rho)} norms that move the response: "
             f"{[round(r, 2) for r in rho]}"
         )
-        print(f"  significant rises in k: {summary['significant_rises'] or 'none'}")
+        print(f"  rises in k with interval above {sbc.RISE_TOL}: {summary['significant_rises'] or 'none'}")
     else:
         for L, r in summary["per_petals"].items():
             t = ", ".join("-" if v is None else f"{v:.0f}" for v in r["time_to_0.5_of_seed_mean"])

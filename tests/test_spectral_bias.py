@@ -140,7 +140,7 @@ def test_decay_verdict_can_pass_and_fail():
     reversed_ = sbc.decay_verdict(*_responses(-1))
     assert reversed_["passed"] is False and reversed_["significant_rises"]
     flat = sbc.decay_verdict(*_responses(0))
-    assert flat["passed"] is False  # no norm moves the response: no decay to speak of
+    assert flat["passed"] is None  # no norm moves the response: nothing to decide
 
 
 def test_settings_validate():
@@ -189,16 +189,7 @@ def test_all_claims_registered():
     assert set(CLAIMS) == {
         "spectral_bias.low_frequencies_first",
         "spectral_bias.weight_norms_grow",
+        "spectral_bias.weight_norms_control",
         "spectral_bias.high_frequencies_fragile",
         "spectral_bias.manifold_petals_help",
     }
-
-
-# The fast tier runs every registered claim at smoke scale once, in tests/test_claims.py.
-@pytest.mark.slow
-@pytest.mark.parametrize("name", CLAIMS)
-def test_claim_holds_at_smoke(name, tmp_path):
-    res = REGISTRY[name].run("smoke", tmp_path)
-    assert res.passed is True, (res.measurement, res.comparison, res.details.get("traceback"))
-    if res.figure:
-        assert Path(res.figure).exists()

@@ -230,19 +230,33 @@ def test_chance_check_excludes_a_cell_whose_control_escapes_as_fast():
 
 
 def test_miniature_rule_fails_when_escape_happens_and_needs_its_positive_control():
+    rule = phase_only.MINIATURE.rule
     dims = np.array([16, 32, 64])
-    bounded = np.array([0.9, 0.95, 0.9])
-    escaping = 0.5 * np.sqrt(dims) * 1.2  # |m| >= 0.5: grows like sqrt(N)
-    assert phase_only.miniature_verdict(bounded, escaping, dims) is True
-    assert phase_only.miniature_verdict(escaping, escaping, dims) is False
-    assert phase_only.miniature_verdict(bounded, bounded, dims) is None  # the control did not escape
+    rng = np.random.default_rng(0)
+    bounded = [np.abs(rng.normal(0.9, 0.3, 32)) for _ in dims]
+    escaping = [0.5 * math.sqrt(d) * (1 + np.abs(rng.normal(0.5, 0.1, 32))) for d in dims]  # |m| >= 0.5
+    escaped, none = [(32, 32)] * 3, [(0, 32)] * 3
+    stats = phase_only._miniature_stats
+    assert rule.decide({"claim": stats(dims, bounded), "control": escaped}) == claims.HOLDS
+    assert rule.decide({"claim": stats(dims, escaping), "control": escaped}) == claims.FAILS
+    # the positive control did not escape: the check had no power
+    assert rule.decide({"claim": stats(dims, bounded), "control": none}) == claims.UNDECIDED
 
 
 def test_exponent_rule_is_an_equivalence_test():
-    assert phase_only.exponent_rule(3.1, 3.3, 3.2) is True
-    assert phase_only.exponent_rule(2.5, 2.8, 3.2) is False
-    assert phase_only.exponent_rule(2.9, 3.9, 3.2) is None  # too wide to decide
-    assert phase_only.exponent_rule(None, 3.3, 3.2) is None
+    rule = phase_only.EXPONENT_RULE
+    assert rule.decide((0.05, -0.1, 0.2)) == claims.HOLDS
+    assert rule.decide((-0.5, -0.7, -0.3)) == claims.FAILS
+    assert rule.decide((0.1, -0.3, 0.7)) == claims.UNDECIDED  # too wide to decide
+    assert rule.decide((0.1, None, 0.2)) == claims.UNDECIDED
+
+
+def test_no_escape_control_rule_needs_enough_seeds():
+    rule = phase_only.NO_ESCAPE.rule
+    interval = claims._registry.proportion_interval
+    assert rule.decide(interval(0, 192)) == claims.HOLDS
+    assert rule.decide(interval(0, 32)) == claims.UNDECIDED  # too few seeds to say "absent"
+    assert rule.decide(interval(40, 192)) == claims.FAILS
 
 
 # ---------------------------------------------------------------- cells, configuration, theory
