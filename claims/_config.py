@@ -20,7 +20,7 @@ import theory
 
 PROFILES: dict[str, dict[str, Any]] = {
     # seconds: the tests and `verify.py --tier smoke`
-    "smoke": {"dims": (16, 24, 32, 48), "seeds": 8, "start": "random", "budget_factor": 4.0},
+    "smoke": {"dims": (16, 24, 32, 48), "seeds": 12, "start": "random", "budget_factor": 2.0},
     # `make sweep`: random start, N = 16..96, 32 seeds (the order-statistic interval of the median
     # then ends at the 23rd fastest seed, and a cell stops once 23 seeds escaped)
     "default": {
@@ -103,7 +103,7 @@ class SweepConfig:
     step_exponent: float | None = None
     step_log_power: float | None = None
     step_factors: tuple[float, ...] = ()
-    null_seeds: int = 8
+    null_seeds: int = 16
     early_stop: bool = True
     scan_cap: bool = True
     m_escape: float = theory.ESCAPE_OVERLAP

@@ -64,7 +64,7 @@ def chance_check(exp: Experiment, signal: xr.Dataset, control: xr.Dataset | None
     The control (identical classes, same keys, `null_seeds` seeds) ran to the signal's comparison
     point c = min(X_(u), stop) (`compare_point`). Control seeds that start beyond the escape
     overlap are left out (they are not escapes in time). With n0 remaining control seeds and l0 the
-    lower rank of their median's interval (`sims.median_interval_ranks`: l0 = 1 for 6..8 seeds,
+    lower rank of their median's interval (`sims.median_interval_ranks`: l0 = 4 for 16 seeds, 1 for 6..8,
     i.e. no control seed may escape), the cell is **eligible** iff its median is finite and the
     control's X0_(l0) exceeds c: by the time most signal seeds escaped, the control's median is
     still clearly out of reach. `kind` says why not: `censored` (the median did not escape),
@@ -132,10 +132,11 @@ def _run_one(exp, cell, cfg, devices, progress):
         position=1,
     )
     seeds = len(cfg["seeds"])
+    stop = f", stops at {cfg['stop_after']}" if cfg.get("stop_after", seeds + 1) <= seeds else ""
 
     def report(done, n_done):
         inner.n = min(done, inner.total)
-        inner.set_postfix_str(f"escaped {n_done}/{seeds}")
+        inner.set_postfix_str(f"escaped {n_done}/{seeds}{stop}")
         inner.refresh()
 
     run = engine.run(
@@ -248,6 +249,7 @@ CONFIG_KEYS: dict[str, tuple[str, type | str]] = {
     "step_scan": ("step_scan", "floats"),
     "null_seeds": ("null_seeds", int),
     "no_early_stop": ("no_early_stop", bool),
+    "no_scan_cap": ("no_scan_cap", bool),
     "root_seed": ("root_seed", int),
     "float64": ("float64", bool),
     "devices": ("devices", int),

@@ -386,10 +386,10 @@ def escape_vs_ode(tier: str, out: Path, root_seed: int = 0) -> dict:
     }
 
 
-SMOKE_SWEEP = {"dims": (16, 24, 32, 48), "seeds": 8}
+SMOKE_SWEEP = {"dims": (16, 24, 32), "seeds": 12, "budget_factor": 1.0}
 """The smoke tier's sweep: small N and few seeds (a software check; its verdicts mean little)."""
 SWEEP_TIERS = {
-    "smoke": "N = 16, 24, 32, 48, 8 seeds, random start (software check)",
+    "smoke": "N = 16, 24, 32, 12 seeds, budget factor 1, random start (software check)",
     "default": "N = 16..96 (6 N), 32 seeds, random start (the `default` profile)",
     "full": "N = 16..512 (11 N), 32 seeds, random start (the `full` profile)",
 }
@@ -586,8 +586,9 @@ def no_escape_control(tier: str, out: Path, root_seed: int = 0) -> dict:
     }
 
 
-MINI_DIMS = {"smoke": (16, 24, 32), "default": (16, 32, 64), "full": (16, 32, 64, 128)}
-MINI_SEEDS = {"smoke": 16, "default": 32, "full": 32}
+MINI_DIMS = {"smoke": (16, 24, 32), "default": (16, 32, 64, 128), "full": (16, 32, 64, 128, 256)}
+MINI_SEEDS = {"smoke": 32, "default": 256, "full": 512}
+MINI_CONTROL_SEEDS = {"smoke": 8, "default": 16, "full": 32}
 MINI_BOUND = 3.0
 MINI_SLOPE = 0.15
 MINI_CONTROL = 50.0
@@ -606,13 +607,18 @@ MINIATURE = Registration(
         ),
         Each(FractionAbove(0.5, "the escaped fraction at n = 50 N^(k-1) log N"), "N"),
     ),
-    tiers={t: f"N = {MINI_DIMS[t]}, {MINI_SEEDS[t]} seeds" for t in MINI_DIMS},
+    tiers={
+        t: f"N = {MINI_DIMS[t]}, {MINI_SEEDS[t]} seeds ({MINI_CONTROL_SEEDS[t]} for the control)"
+        for t in MINI_DIMS
+    },
     rationale={
         "3": "a uniform start has median |m0| sqrt(N) of 0.67 and 99th percentile 2.6: room for O(1) "
         "wandering, none for escape (|m| = 0.5 is 0.5 sqrt(N) >= 2 at N >= 16, growing like sqrt(N))",
         "0.15": "growth like N^0.15 is a factor 1.4 over a decade; an escape grows like N^0.5",
         "C = 50": "5 to 10 times the ODE's best-step escape count (about 26 N^3) over N = 16..128",
         "1/2": "more than half of the control's seeds must escape (exact interval above 0.5)",
+        "256 seeds": "|m0| sqrt(N) is half-normal (log spread about 1.1): 256 seeds over N = 16..128 "
+        "give the slope an interval of about +-0.11, inside the 0.15 margin",
     },
 )
 
@@ -649,11 +655,12 @@ def lower_bound_miniature(tier: str, out: Path, root_seed: int = 0) -> dict:
         n_large = int(math.ceil(MINI_CONTROL * dim ** (exp.k - 1) * math.log(dim)))
         run = engine.run([step], np.arange(seeds), n_small, n_checkpoints=4, root_seed=root_seed)
         small.append(run["max_abs_overlap"][0] * math.sqrt(dim))
-        pos = engine.run([step], np.arange(seeds), n_large, n_checkpoints=4, root_seed=root_seed)
-        control.append((int(np.isfinite(pos["escape_samples"][0]).sum()), seeds))
+        n_control = MINI_CONTROL_SEEDS[tier]
+        pos = engine.run([step], np.arange(n_control), n_large, n_checkpoints=4, root_seed=root_seed)
+        control.append((int(np.isfinite(pos["escape_samples"][0]).sum()), n_control))
         rows.append(
-            f"N={dim}: median {np.median(small[-1]):.2f} at n={n_small}; {control[-1][0]}/{seeds} escaped "
-            f"at n={n_large:.3g}"
+            f"N={dim}: median {np.median(small[-1]):.2f} at n={n_small}; {control[-1][0]}/{n_control} "
+            f"escaped at n={n_large:.3g}"
         )
     est = _miniature_stats(dims, small)
     return {

@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="seeds of the no-signal control beside every cell (identical classes, same keys); an "
-        "escape counts only where it is clearly faster than the control's; 0: no control [default: 8]",
+        "escape counts only where it is clearly faster than the control's; 0: no control [default: 16]",
     )
     p.add_argument(
         "--no-early-stop",

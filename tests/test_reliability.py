@@ -345,6 +345,10 @@ for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (
 """
 
 
+# the determinism tests share one worker, so that their fixture (a minute of runs) runs once
+DETERMINISM_GROUP = pytest.mark.xdist_group("determinism")
+
+
 @pytest.fixture(scope="module")
 def determinism():
     proc = subprocess.run(
@@ -357,17 +361,20 @@ def determinism():
 RUNS = ["reduced-float64", "reduced-float32", "full-float32"]
 
 
+@DETERMINISM_GROUP
 @pytest.mark.parametrize("run", RUNS)
 def test_results_are_bitwise_identical_on_one_and_two_devices(determinism, run):
     assert determinism["devices"] == "2"
     assert determinism[f"{run}-1-vs-2"] == "True", determinism
 
 
+@DETERMINISM_GROUP
 @pytest.mark.parametrize("run", RUNS)
 def test_the_early_stop_is_the_same_on_one_and_two_devices(determinism, run):
     assert determinism[f"{run}-early-stop-1-vs-2"] == "True", determinism
 
 
+@DETERMINISM_GROUP
 @pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("how", ["alone-vs-batch", "alone-on-2-devices-vs-batch"])
 def test_a_seed_alone_is_bitwise_the_same_trajectory_as_in_a_batch(determinism, run, how):

@@ -233,9 +233,9 @@ def test_miniature_rule_fails_when_escape_happens_and_needs_its_positive_control
     rule = phase_only.MINIATURE.rule
     dims = np.array([16, 32, 64])
     rng = np.random.default_rng(0)
-    bounded = [np.abs(rng.normal(0.9, 0.3, 32)) for _ in dims]
-    escaping = [0.5 * math.sqrt(d) * (1 + np.abs(rng.normal(0.5, 0.1, 32))) for d in dims]  # |m| >= 0.5
-    escaped, none = [(32, 32)] * 3, [(0, 32)] * 3
+    bounded = [np.abs(rng.normal(0.9, 0.3, 256)) for _ in dims]  # the default tier's 256 seeds
+    escaping = [0.5 * math.sqrt(d) * (1 + np.abs(rng.normal(0.5, 0.1, 256))) for d in dims]  # |m| >= 0.5
+    escaped, none = [(16, 16)] * 3, [(0, 16)] * 3
     stats = phase_only._miniature_stats
     assert rule.decide({"claim": stats(dims, bounded), "control": escaped}) == claims.HOLDS
     assert rule.decide({"claim": stats(dims, escaping), "control": escaped}) == claims.FAILS
