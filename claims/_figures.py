@@ -295,6 +295,16 @@ def step_scan_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
         if rows:
             dims = np.array([r["N"] for r in rows], float)
             _medians(bx, dims, rows, r"$n^*_{best}/N^3$ (95% CI)", scale=dims**3, fmt="o")
+            best = {e["N"]: e["best_factor"] for e in scan}
+            for d, r in zip(dims, rows, strict=True):  # which factor is the best one at each N
+                bx.annotate(
+                    f"F={best[int(d)]:g}",
+                    (d, r["median"]["value"] / d**3),
+                    textcoords="offset points",
+                    xytext=(4, -10),
+                    fontsize=6.5,
+                    color="0.3",
+                )
             fine = np.geomspace(dims.min(), dims.max(), 30)
             bx.plot(
                 fine,

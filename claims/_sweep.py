@@ -64,8 +64,9 @@ def chance_check(exp: Experiment, signal: xr.Dataset, control: xr.Dataset | None
     The control (identical classes, same keys, `null_seeds` seeds) ran to the signal's comparison
     point c = min(X_(u), stop) (`compare_point`). Control seeds that start beyond the escape
     overlap are left out (they are not escapes in time). With n0 remaining control seeds and l0 the
-    lower rank of their median's interval (`sims.median_interval_ranks`: l0 = 4 for 16 seeds, 1 for 6..8,
-    i.e. no control seed may escape), the cell is **eligible** iff its median is finite and the
+    lower rank of their median's interval (`sims.median_interval_ranks`: l0 = 4 for 16 seeds, so at
+    most 3 may escape by c; l0 = 1 for 6..8 seeds, so none may), the cell is **eligible** iff its
+    median is finite and the
     control's X0_(l0) exceeds c: by the time most signal seeds escaped, the control's median is
     still clearly out of reach. `kind` says why not: `censored` (the median did not escape),
     `chance` (X0_(l0) <= c), `control` (missing, or too few usable seeds for an interval)."""

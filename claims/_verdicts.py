@@ -168,6 +168,7 @@ def _boots(cells, dim: int, rows: list[dict]) -> np.ndarray:
 
 def _scan_entry(exp: Experiment, dim: int, mine: list[dict], ok: list[dict], cells) -> dict:
     best_factor, best_median = None, {"value": None, "lo": None, "hi": None}
+    per_boot = {r["factor"]: b for r, b in zip(ok, _boots(cells, dim, ok).T, strict=True)} if ok else {}
     if ok:
         boots = _boots(cells, dim, ok)
         meds = np.array([r["median_escape_samples"]["value"] or np.inf for r in ok])
@@ -193,6 +194,7 @@ def _scan_entry(exp: Experiment, dim: int, mine: list[dict], ok: list[dict], cel
                 "eligible": r["chance"]["eligible"],
                 "reason": r["chance"]["reason"],
                 "ode": r["theory_escape_samples"],
+                "_boot": per_boot.get(r["factor"]),
             }
             for r in sorted(mine, key=lambda r: r["factor"])
         ],
@@ -216,6 +218,27 @@ def fits(exp: Experiment, dims, point, boot, floor) -> dict[str, sims.ScalingFit
     }
     if len(dims) >= 4:
         out["both"] = run("exponent_and_log_power")
+    return out
+
+
+def per_factor_exponents(exp: Experiment, scan: list[dict]) -> list[dict]:
+    """A diagnostic beside n*_best (not part of any verdict): per step factor, the fitted exponent of
+    its median escape count over the N where its cell is eligible (at least MIN_DIMS of them), with
+    the same bootstrap and censoring policy. When the best factor changes with N (for instance
+    because the chance control admits a large step only from some N on), n*_best's exponent mixes
+    factors; these fits show the scaling at a fixed factor."""
+    out = []
+    for f in exp.factors:
+        rows = [(e["N"], p) for e in scan for p in e["per_factor"] if p["factor"] == f and p["eligible"]]
+        if len(rows) < MIN_DIMS:
+            out.append({"factor": f, "dims": [d for d, _ in rows], "exponent": None})
+            continue
+        dims = [d for d, _ in rows]
+        point = np.array([p["median"]["value"] or np.inf for _, p in rows])
+        boot = np.stack([p["_boot"] for _, p in rows], axis=1)
+        floor = np.array([p["stopped_at"] for _, p in rows])
+        fit = sims.fit_censored(dims, point, boot, floor, *sims.DESIGNS["power_law"])
+        out.append({"factor": f, "dims": dims, "exponent": fit["exponent"].as_dict()})
     return out
 
 
@@ -260,6 +283,7 @@ def analyse(exp: Experiment, cells: dict[Cell, xr.Dataset]) -> dict:
             if len(usable) < MIN_DIMS
             else f"{exp.config.seeds} seeds per N (need {MIN_SEEDS} for an interval of the median)"
         )
+        _drop_boots(summary)
         summary["verdict"] = {
             "lower_bound": "undecided",
             "upper_bound": "undecided",
@@ -270,7 +294,14 @@ def analyse(exp: Experiment, cells: dict[Cell, xr.Dataset]) -> dict:
     _fill_fits(exp, summary, usable, point, fitted, scan)
     summary["resolution"] = resolution(usable, fitted)
     summary["verdict"] = _bound_verdicts(exp, summary, usable, notes)
+    _drop_boots(summary)
     return summary
+
+
+def _drop_boots(summary: dict) -> None:
+    for e in summary.get("step_scan") or []:
+        for p in e["per_factor"]:
+            p.pop("_boot", None)
 
 
 def _header(exp: Experiment, rows: list[dict]) -> dict:
@@ -356,6 +387,7 @@ def _fill_fits(exp, summary, usable, point, fitted, scan) -> None:
             "log_power": summary["fit"]["log_power"],
             "ode_exponent": summary["theory"]["theory_fit_exponent"],
             "ode_log_power": ode.get("log_power"),
+            "per_factor": per_factor_exponents(exp, scan),
         }
     summary["bounds"] = {}
     for name, (e, q) in (("lower", (lo_e, lo_q)), ("upper", (up_e, up_q))):
@@ -455,6 +487,13 @@ def summary_lines(summary: dict) -> list[str]:
             + f"; free log power at exponent {summary['predicted_exponent']}: {fmt(q['value'])} "
             f"[{fmt(q['lo'])}, {fmt(q['hi'])}]"
         )
+    for pf in (summary.get("step_scan_fit") or {}).get("per_factor", []):
+        e = pf["exponent"]
+        if e is not None:
+            lines.append(
+                f"at fixed factor F = {pf['factor']:g} (eligible at N = {pf['dims']}): exponent "
+                f"{fmt(e['value'])} [{fmt(e['lo'])}, {fmt(e['hi'])}] (diagnostic, no verdict)"
+            )
     res = summary.get("resolution")
     if res:
         half = res["log_power_halfwidth"]

@@ -588,7 +588,7 @@ def no_escape_control(tier: str, out: Path, root_seed: int = 0) -> dict:
 
 MINI_DIMS = {"smoke": (16, 24, 32), "default": (16, 32, 64, 128), "full": (16, 32, 64, 128, 256)}
 MINI_SEEDS = {"smoke": 32, "default": 256, "full": 512}
-MINI_CONTROL_SEEDS = {"smoke": 8, "default": 16, "full": 32}
+MINI_CONTROL_SEEDS = {"smoke": 32, "default": 16, "full": 32}  # smoke: one compiled program per N
 MINI_BOUND = 3.0
 MINI_SLOPE = 0.15
 MINI_CONTROL = 50.0

@@ -17,9 +17,9 @@ import pytest
 import claims
 
 
-# Under pytest-xdist (`make test` runs 2 workers), every test of this module goes to one worker, so
-# the session fixture below runs `verify.py --tier smoke` once per group of claims.
-pytestmark = pytest.mark.xdist_group("verify-smoke")
+# Under pytest-xdist (`make test` runs 2 workers), the tests of one group of claims (one module) go to
+# one worker, so that the session fixture below runs `verify.py --tier smoke` once per group, and the
+# groups spread over both workers.
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE_CHECKS = (
@@ -72,7 +72,11 @@ def smoke_run(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("group", list(GROUPS))
+def _in_group(group: str):
+    return pytest.mark.xdist_group(f"verify-{group}")
+
+
+@pytest.mark.parametrize("group", [pytest.param(g, marks=_in_group(g)) for g in GROUPS])
 def test_verify_prints_a_verdict_for_every_claim(group, smoke_run):
     out, stdout, results = smoke_run(group)
     assert set(results) == set(GROUPS[group])
@@ -83,7 +87,8 @@ def test_verify_prints_a_verdict_for_every_claim(group, smoke_run):
 
 
 @pytest.mark.parametrize(
-    "group, name", [pytest.param(g, n, id=f"{g}:{n}") for g, names in GROUPS.items() for n in names]
+    "group, name",
+    [pytest.param(g, n, id=f"{g}:{n}", marks=_in_group(g)) for g, names in GROUPS.items() for n in names],
 )
 def test_claim_runs_and_returns_a_verdict_with_its_rule(group, name, smoke_run):
     result = smoke_run(group)[2][name]

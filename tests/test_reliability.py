@@ -337,11 +337,13 @@ for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (
         print(f"{tag}-{name}", bool(both.sum() >= 3 and same(a[both], b[both])
               and same(lone["escape_samples"][0, 0], one["escape_samples"][0, 1])), int(both.sum()),
               float(np.max(np.abs(a[both] - b[both]))))
-    # the early stop is decided over all devices together: the same stop and escapes on 1 and 2
-    stop = lambda d: eng.run([0.5], np.arange(6), 200000, n_checkpoints=24, devices=d, stop_after=3)
-    s1, s2 = stop(1), stop(2)
-    print(tag + "-early-stop-1-vs-2", bool(same(s1["escape_samples"], s2["escape_samples"])
-          and s1["stop_samples"] == s2["stop_samples"] and np.isfinite(s1["escape_samples"]).sum() >= 3))
+    # the early stop is decided on the host over all devices: the same stop and escapes on 1 and 2
+    if tag == "reduced-float64":
+        stop = lambda d: eng.run([0.5], np.arange(16), 200000, n_checkpoints=24, devices=d, stop_after=3)
+        s1, s2 = stop(1), stop(2)
+        print("early-stop-1-vs-2", bool(same(s1["escape_samples"], s2["escape_samples"])
+              and s1["stop_samples"] == s2["stop_samples"] and s1["stop_samples"] < 200000
+              and np.isfinite(s1["escape_samples"]).sum() >= 3))
 """
 
 
@@ -369,9 +371,8 @@ def test_results_are_bitwise_identical_on_one_and_two_devices(determinism, run):
 
 
 @DETERMINISM_GROUP
-@pytest.mark.parametrize("run", RUNS)
-def test_the_early_stop_is_the_same_on_one_and_two_devices(determinism, run):
-    assert determinism[f"{run}-early-stop-1-vs-2"] == "True", determinism
+def test_the_early_stop_is_the_same_on_one_and_two_devices(determinism):
+    assert determinism["early-stop-1-vs-2"] == "True", determinism
 
 
 @DETERMINISM_GROUP
