@@ -405,7 +405,10 @@ def _fill_fits(exp, summary, usable, point, fitted, scan) -> None:
 
 def _bound_verdicts(exp, summary, usable, notes) -> dict:
     b = summary["bounds"]
-    fmt = lambda s: f"{_f(s['value'])} [{_f(s['lo'])}, {_f(s['hi'])}]"
+    fmt = lambda s: (
+        f"{'censored' if s['value'] is None else _f(s['value'])} [{_f(s['lo'])}, "
+        f"{'+inf' if s['hi'] is None else _f(s['hi'])}]"
+    )
     star = "n*_best" if exp.scanning else "n*"
     parts = []
     for name, side in (("lower", f"> -{MARGIN}"), ("upper", f"< +{MARGIN}")):
@@ -455,6 +458,14 @@ def _no_escape_verdict(exp: Experiment, rows: list[dict]) -> dict:
     return {"lower_bound": None, "upper_bound": None, "no_escape": word, "reason": reason}
 
 
+def _interval_text(e: dict) -> str:
+    """value [lo, hi] with a censored (unknown) value, lower end or upper end written as such."""
+    v = "censored" if e["value"] is None else f"{e['value']:.3g}"
+    lo = "-inf" if e["lo"] is None else f"{e['lo']:.3g}"
+    hi = "+inf" if e["hi"] is None else f"{e['hi']:.3g}"
+    return f"{v} [{lo}, {hi}]"
+
+
 def summary_lines(summary: dict) -> list[str]:
     """The printed report of a sweep: the per-N table (and the scan), the fits and the verdict."""
     fmt = lambda v: "inf" if v is None else f"{v:.3g}"
@@ -482,17 +493,16 @@ def summary_lines(summary: dict) -> list[str]:
         th = summary["theory"]["theory_fit_exponent"]
         star = "n*_best" if fit["basis"] == "step scan" else "n*"
         lines.append(
-            f"\n{star}: fitted exponent {fmt(e['value'])} [{fmt(e['lo'])}, {fmt(e['hi'])}]"
+            f"\n{star}: fitted exponent {_interval_text(e)}"
             + (f" (ODE over these N: {th:.3f})" if th is not None else "")
-            + f"; free log power at exponent {summary['predicted_exponent']}: {fmt(q['value'])} "
-            f"[{fmt(q['lo'])}, {fmt(q['hi'])}]"
+            + f"; free log power at exponent {summary['predicted_exponent']}: {_interval_text(q)}"
         )
     for pf in (summary.get("step_scan_fit") or {}).get("per_factor", []):
         e = pf["exponent"]
         if e is not None:
             lines.append(
                 f"at fixed factor F = {pf['factor']:g} (eligible at N = {pf['dims']}): exponent "
-                f"{fmt(e['value'])} [{fmt(e['lo'])}, {fmt(e['hi'])}] (diagnostic, no verdict)"
+                f"{_interval_text(e)} (diagnostic, no verdict)"
             )
     res = summary.get("resolution")
     if res:
