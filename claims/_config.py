@@ -338,11 +338,18 @@ class Experiment:
         of the equator the engine starts from (favourable sign)."""
         return self.dynamics.ode_escape_samples(dim, self.step(dim, factor), self._signed_start(dim))
 
+    @ft.cached_property
+    def _predicted_best(self) -> dict[int, tuple[float, float]]:
+        return {}
+
     def predicted_best(self, dim: int) -> tuple[float, float]:
-        """(factor, ODE escape samples) of the scan factor the ODE predicts fastest at N = dim."""
-        values = [self.predicted_escape(dim, f) for f in self.factors]
-        i = int(np.argmin(values))
-        return self.factors[i], float(values[i])
+        """(factor, ODE escape samples) of the scan factor the ODE predicts fastest at N = dim
+        (computed once per N: `cells` and `reference` ask for it for every cell)."""
+        if dim not in self._predicted_best:
+            values = [self.predicted_escape(dim, f) for f in self.factors]
+            i = int(np.argmin(values))
+            self._predicted_best[dim] = (self.factors[i], float(values[i]))
+        return self._predicted_best[dim]
 
     def predicted_optimum(self, dim: int) -> tuple[float, float]:
         """(step, ODE escape samples) at the ODE's best step over all steps (not only the scan's)."""

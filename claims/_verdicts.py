@@ -132,9 +132,11 @@ def per_dimension(exp: Experiment, cells: dict[Cell, xr.Dataset], rows: list[dic
     """Per N: the escape count that enters the fits (n* of the single schedule, or n*_best of the
     scan), its bootstrap medians and its censoring level; plus the scan table and exclusions.
 
-    **Returns:** `(usable, point, boot, floor, scan, excluded)` with `point`, `boot` (resamples x
-    N) and `floor` over the `usable` N."""
+    **Returns:** `(usable, point, boot, floor, scan, excluded, factor_boots)` with `point`, `boot`
+    (resamples x N) and `floor` over the `usable` N, and `factor_boots[(N, F)]` the bootstrap
+    medians of every cell that entered (for `per_factor_exponents`)."""
     usable, point, boot, floor, scan, excluded = [], [], [], [], [], []
+    factor_boots: dict[tuple[int, float], np.ndarray] = {}
     for dim in exp.config.dims:
         mine = [r for r in rows if r["N"] == dim]
         # a censored single-schedule cell stays (the fits treat it as a bound); in a scan it cannot be best
@@ -147,17 +149,19 @@ def per_dimension(exp: Experiment, cells: dict[Cell, xr.Dataset], rows: list[dic
             if r not in ok:
                 excluded.append({"N": dim, "factor": r["factor"], "reason": r["chance"]["reason"]})
         ok = [r for r in ok if r["median_escape_samples"]["value"] != 0]  # start beyond m1: no scaling
+        boots = _boots(cells, dim, ok) if ok else None
+        factor_boots.update({(dim, r["factor"]): b for r, b in zip(ok, boots.T if ok else (), strict=True)})
         if exp.scanning:
-            scan.append(_scan_entry(exp, dim, mine, ok, cells))
+            scan.append(_scan_entry(exp, dim, mine, ok, boots))
         if not ok:
             continue
-        boots = _boots(cells, dim, ok)
         meds = np.array([r["median_escape_samples"]["value"] or np.inf for r in ok])
         usable.append(dim)
         point.append(meds.min())
         boot.append(boots.min(axis=1))
         floor.append(min(r["stopped_at"] for r in ok))
-    return usable, np.array(point), np.stack(boot, axis=1) if boot else None, np.array(floor), scan, excluded
+    boot = np.stack(boot, axis=1) if boot else None
+    return usable, np.array(point), boot, np.array(floor), scan, excluded, factor_boots
 
 
 def _boots(cells, dim: int, rows: list[dict]) -> np.ndarray:
@@ -166,11 +170,10 @@ def _boots(cells, dim: int, rows: list[dict]) -> np.ndarray:
     return np.stack([sims.escape_bootstrap(escapes(cells[c]), seed=_boot_seed(c)) for c in keys], axis=1)
 
 
-def _scan_entry(exp: Experiment, dim: int, mine: list[dict], ok: list[dict], cells) -> dict:
+def _scan_entry(exp: Experiment, dim: int, mine: list[dict], ok: list[dict], boots) -> dict:
+    """The scan's entry for N = dim; `boots` are the bootstrap medians of the `ok` cells."""
     best_factor, best_median = None, {"value": None, "lo": None, "hi": None}
-    per_boot = {r["factor"]: b for r, b in zip(ok, _boots(cells, dim, ok).T, strict=True)} if ok else {}
     if ok:
-        boots = _boots(cells, dim, ok)
         meds = np.array([r["median_escape_samples"]["value"] or np.inf for r in ok])
         i = int(np.argmin(meds))
         best_factor = ok[i]["factor"] if np.isfinite(meds[i]) else None
@@ -194,7 +197,6 @@ def _scan_entry(exp: Experiment, dim: int, mine: list[dict], ok: list[dict], cel
                 "eligible": r["chance"]["eligible"],
                 "reason": r["chance"]["reason"],
                 "ode": r["theory_escape_samples"],
-                "_boot": per_boot.get(r["factor"]),
             }
             for r in sorted(mine, key=lambda r: r["factor"])
         ],
@@ -221,7 +223,7 @@ def fits(exp: Experiment, dims, point, boot, floor) -> dict[str, sims.ScalingFit
     return out
 
 
-def per_factor_exponents(exp: Experiment, scan: list[dict]) -> list[dict]:
+def per_factor_exponents(exp: Experiment, scan: list[dict], factor_boots: dict) -> list[dict]:
     """A diagnostic beside n*_best (not part of any verdict): per step factor, the fitted exponent of
     its median escape count over the N where its cell is eligible (at least MIN_DIMS of them), with
     the same bootstrap and censoring policy. When the best factor changes with N (for instance
@@ -229,13 +231,18 @@ def per_factor_exponents(exp: Experiment, scan: list[dict]) -> list[dict]:
     factors; these fits show the scaling at a fixed factor."""
     out = []
     for f in exp.factors:
-        rows = [(e["N"], p) for e in scan for p in e["per_factor"] if p["factor"] == f and p["eligible"]]
+        rows = [
+            (e["N"], p)
+            for e in scan
+            for p in e["per_factor"]
+            if p["factor"] == f and p["eligible"] and (e["N"], f) in factor_boots
+        ]
         if len(rows) < MIN_DIMS:
             out.append({"factor": f, "dims": [d for d, _ in rows], "exponent": None})
             continue
         dims = [d for d, _ in rows]
         point = np.array([p["median"]["value"] or np.inf for _, p in rows])
-        boot = np.stack([p["_boot"] for _, p in rows], axis=1)
+        boot = np.stack([factor_boots[(d, f)] for d, _ in rows], axis=1)
         floor = np.array([p["stopped_at"] for _, p in rows])
         fit = sims.fit_censored(dims, point, boot, floor, *sims.DESIGNS["power_law"])
         out.append({"factor": f, "dims": dims, "exponent": fit["exponent"].as_dict()})
@@ -273,7 +280,7 @@ def analyse(exp: Experiment, cells: dict[Cell, xr.Dataset]) -> dict:
     if not exp.loss.recoverable:
         summary["verdict"] = _no_escape_verdict(exp, rows)
         return summary
-    usable, point, boot, floor, scan, excluded = per_dimension(exp, cells, rows)
+    usable, point, boot, floor, scan, excluded, factor_boots = per_dimension(exp, cells, rows)
     summary["step_scan"] = scan or None
     summary["excluded"] = excluded
     notes = [f"left out by the chance control: {len(excluded)} cell(s)"] if excluded else []
@@ -283,7 +290,6 @@ def analyse(exp: Experiment, cells: dict[Cell, xr.Dataset]) -> dict:
             if len(usable) < MIN_DIMS
             else f"{exp.config.seeds} seeds per N (need {MIN_SEEDS} for an interval of the median)"
         )
-        _drop_boots(summary)
         summary["verdict"] = {
             "lower_bound": "undecided",
             "upper_bound": "undecided",
@@ -291,17 +297,10 @@ def analyse(exp: Experiment, cells: dict[Cell, xr.Dataset]) -> dict:
         }
         return summary
     fitted = fits(exp, usable, point, boot, floor)
-    _fill_fits(exp, summary, usable, point, fitted, scan)
+    _fill_fits(exp, summary, usable, point, fitted, scan, factor_boots)
     summary["resolution"] = resolution(usable, fitted)
     summary["verdict"] = _bound_verdicts(exp, summary, usable, notes)
-    _drop_boots(summary)
     return summary
-
-
-def _drop_boots(summary: dict) -> None:
-    for e in summary.get("step_scan") or []:
-        for p in e["per_factor"]:
-            p.pop("_boot", None)
 
 
 def _header(exp: Experiment, rows: list[dict]) -> dict:
@@ -357,7 +356,7 @@ def _where(exp: Experiment) -> str:
     )
 
 
-def _fill_fits(exp, summary, usable, point, fitted, scan) -> None:
+def _fill_fits(exp, summary, usable, point, fitted, scan, factor_boots) -> None:
     (lo_e, lo_q), (up_e, up_q) = exp.dynamics.thresholds["lower"], exp.dynamics.thresholds["upper"]
     if exp.scanning:
         pred = np.array([e["ode_best_median"] or np.inf for e in scan if e["N"] in usable])
@@ -387,7 +386,7 @@ def _fill_fits(exp, summary, usable, point, fitted, scan) -> None:
             "log_power": summary["fit"]["log_power"],
             "ode_exponent": summary["theory"]["theory_fit_exponent"],
             "ode_log_power": ode.get("log_power"),
-            "per_factor": per_factor_exponents(exp, scan),
+            "per_factor": per_factor_exponents(exp, scan, factor_boots),
         }
     summary["bounds"] = {}
     for name, (e, q) in (("lower", (lo_e, lo_q)), ("upper", (up_e, up_q))):
