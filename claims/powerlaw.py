@@ -1,9 +1,10 @@
 """Power-law spectra: how a dominant principal subspace accelerates phase learning.
 
-The sweep (`run_powerlaw_sweep`, dispatched from `scripts/scaling_sweep.py --task powerlaw`) runs
-the coloured phase task (`sims._powerlaw`) over a grid of input dimensions N, spectral exponents
+The sweep (`scripts/scaling_sweep.py --task powerlaw`: the one cell loop `claims.run_cells` with
+`PowerlawExperiment`, whose cells are keyed by `Cell(N, alpha=..., placement=...)`) runs
+the coloured phase task (`sims.powerlaw`) over a grid of input dimensions N, spectral exponents
 alpha and spike placements, one resumable netCDF cell per (N, alpha, placement), and compares the
-escape samples with the shell hierarchy of `theory._powerlaw` (integrated from each seed's own
+escape samples with the shell hierarchy of `theory.powerlaw` (integrated from each seed's own
 start). Escape: the first sample count with |m_eff| >= 0.5, m_eff = (C^1/2 w).u / |C^1/2 w| (the
 overlap the population loss depends on).
 
@@ -22,8 +23,6 @@ import dataclasses
 import functools as ft
 import json
 import math
-import sys
-import time
 from pathlib import Path
 
 import jax
@@ -31,18 +30,17 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 import scipy.stats
-from tqdm.auto import tqdm
 
 import sims
+import sims.powerlaw
 import theory
-from sims import _powerlaw as spl
-from theory import _powerlaw as tpl
+import theory.powerlaw
 
-from ._config import UsageError
+from ._config import Cell, UsageError, check_cell_budgets
 from ._figures import STYLE, save
 from ._intervals import censored_errorbar
-from ._registry import Above, AllOf, Below, Each, Registration, Within, register, tier_sizes
-from ._sweep import check_writable
+from ._sweep import run_cells
+from .registry import Above, AllOf, Below, Each, Registration, Within, register, tier_sizes
 
 
 PROFILES = {
@@ -104,7 +102,9 @@ class PowerlawConfig:
     n_checkpoints: int = 32
     dtype: str = "float32"
     prng_impl: str = "threefry2x32"
+    chunk: int = sims.CHUNK
     profile: str = "default"
+    task: str = "powerlaw"
 
     @classmethod
     def from_profile(cls, profile: str, **overrides) -> PowerlawConfig:
@@ -136,7 +136,7 @@ class PowerlawConfig:
             raise UsageError("--alpha needs at least one spectral exponent, e.g. --alpha 0 1 1.5")
         for a in alphas:
             try:
-                spl.check_alpha(a)
+                sims.powerlaw.check_alpha(a)
             except ValueError as err:
                 raise UsageError(f"--alpha: {err}") from None
         if len(set(alphas)) != len(alphas):
@@ -146,16 +146,17 @@ class PowerlawConfig:
         for p in self.placements:
             try:
                 for d in dims:
-                    spl.parse_placement(p, d)
+                    sims.powerlaw.parse_placement(p, d)
             except ValueError as err:
                 raise UsageError(f"--placement: {err}") from None
         if len(set(self.placements)) != len(self.placements):
             raise UsageError(f"--placement {list(self.placements)} repeats a placement")
-        if self.preactivation not in spl.PREACTIVATIONS:
+        if self.preactivation not in sims.powerlaw.PREACTIVATIONS:
             raise UsageError(
-                f"unknown --preactivation {self.preactivation!r}: use one of {', '.join(spl.PREACTIVATIONS)}"
+                f"unknown --preactivation {self.preactivation!r}: use one of "
+                f"{', '.join(sims.powerlaw.PREACTIVATIONS)}"
             )
-        if self.start not in spl.POWERLAW_START_NAMES:
+        if self.start not in sims.START_NAMES:
             raise UsageError(
                 f"unknown --start {self.start!r} for the power-law task: use conditioned or random"
             )
@@ -176,6 +177,10 @@ class PowerlawConfig:
             raise UsageError(f"--budget-factor {self.budget_factor!r} must be a positive number")
         if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
             raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
+        if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
+            raise UsageError(f"--chunk {self.chunk!r} must be an integer >= 1 (trajectories per program)")
+        if self.task != "powerlaw":
+            raise UsageError(f"a PowerlawConfig is for --task powerlaw, not {self.task!r}")
         return dataclasses.replace(
             self,
             dims=tuple(sorted(int(d) for d in dims)),
@@ -240,33 +245,62 @@ class PowerlawExperiment:
         return sims.SpikeTask.make("phase", self.config.snr, self.config.latent)
 
     @ft.cache  # noqa: B019 - experiments are few and long-lived
-    def engine(self, dim: int) -> spl.ColouredSGD:
+    def engine(self, dim: int, alpha: float, placement: str) -> sims.powerlaw.ColouredSGD:
         c = self.config
-        return spl.ColouredSGD(
+        return sims.powerlaw.ColouredSGD(
             dim=dim,
             task=self.task,
             activation=self.activation,
             batch=self.batch(dim),
+            alpha=float(alpha),
+            placement=placement,
             preactivation=c.preactivation,
             start=c.start,
             m_escape=c.m_escape,
             dtype=c.dtype,
             prng_impl=c.prng_impl,
             shape=self.shape(dim) if c.inputs == "image" else None,
+            chunk=c.chunk,
         )
 
-    def cells(self) -> list[tuple[int, float, str]]:
-        """(N, alpha, placement) of every cell; alpha = 0 once, under the first placement."""
+    # ---- the cell protocol of `claims.run_cells` (see `claims.Experiment`) --------------------
+    factors = (1.0,)
+    cell_variables = sims.CELL_VARIABLES + ("spike", "w0", "spectrum", "typical_overlap")
+
+    def cells(self, dims=None) -> list[Cell]:
+        """Every cell (of the N in `dims`): per N each alpha and placement; alpha = 0 once, under
+        the first placement (every placement is the isotropic task there)."""
         c = self.config
         out = []
-        for d in c.dims:
+        for d in c.dims if dims is None else dims:
             for a in c.alphas:
                 for p in c.placements[:1] if a == 0 else c.placements:
-                    out.append((d, a, p))
+                    out.append(Cell(d, alpha=a, placement=p))
         return out
 
-    def cell_config(self, dim: int, alpha: float, placement: str) -> dict:
-        c = self.config
+    def reference(self, cell: Cell) -> None:
+        return None  # every cell runs to its own budget
+
+    def full_budget(self, cell: Cell) -> int:
+        return self.budget(cell.dim)
+
+    def engine_name(self, dim: int) -> str:
+        return "coloured"  # O(N) per sample, as the full engine
+
+    def engine_for(self, cell: Cell) -> sims.powerlaw.ColouredSGD:
+        return self.engine(cell.dim, cell.alpha, cell.placement)
+
+    def check_budgets(self) -> None:
+        check_cell_budgets(self)
+
+    def write_cell(self, path, run: dict, cfg: dict):
+        return sims.powerlaw.write_powerlaw_cell(path, run, cfg)
+
+    def nan_hint(self, cell: Cell, cfg: dict) -> str:
+        return f"step delta={cfg['step']:.3g} produced NaN at {cell}: lower --step"
+
+    def cell_config(self, cell: Cell, budget: int | None = None) -> dict:
+        c, dim, alpha, placement = self.config, cell.dim, cell.alpha, cell.placement
         return {
             "task": "powerlaw",
             "latent": c.latent,
@@ -280,7 +314,7 @@ class PowerlawExperiment:
             "inputs": c.inputs,
             "seeds": list(range(c.seeds)),
             "step": self.step(dim),
-            "budget": self.budget(dim),
+            "budget": self.budget(dim) if budget is None else int(budget),
             "batch": self.batch(dim),
             "m_escape": c.m_escape,
             "root_seed": c.root_seed,
@@ -288,12 +322,12 @@ class PowerlawExperiment:
             "dtype": c.dtype,
             "prng_impl": c.prng_impl,
             "engine": "coloured",
-            "engine_version": spl.POWERLAW_ENGINE_VERSION,
-        }
+            "engine_version": sims.powerlaw.POWERLAW_ENGINE_VERSION,
+        } | ({} if c.chunk == sims.CHUNK else {"chunk": c.chunk})
 
     # ---- theory ------------------------------------------------------------------------------
     def variances(self, dim: int, alpha: float) -> np.ndarray:
-        return tpl.variances(self.shape(dim), alpha)
+        return theory.powerlaw.variances(self.shape(dim), alpha)
 
     def hierarchy(self, dim: int, alpha: float, placement: str, spike=None, spectrum=None):
         """The shell hierarchy for typical spikes of a placement, or for a given spike."""
@@ -301,11 +335,11 @@ class PowerlawExperiment:
             return None
         if spike is None:
             c = self.variances(dim, alpha)
-            kind, k = spl.parse_placement(placement, dim)
-            u2 = tpl.placement_shell_power(c, kind, k)
+            kind, k = sims.powerlaw.parse_placement(placement, dim)
+            u2 = theory.powerlaw.placement_shell_power(c, kind, k)
         else:
             c, u2 = np.asarray(spectrum, float), np.asarray(spike, float) ** 2
-        return tpl.ShellHierarchy.make(self.loss, c, u2, self.config.m_escape)
+        return theory.powerlaw.ShellHierarchy.make(self.loss, c, u2, self.config.m_escape)
 
     def typical_prediction(self, dim: int, alpha: float, placement: str) -> float | None:
         """ODE escape samples from the typical start (None for the plain pre-activation)."""
@@ -317,7 +351,7 @@ class PowerlawExperiment:
             if h is None:
                 self._typical[key] = None
             else:
-                m0 = tpl.typical_start_overlap(h.c, h.u2[0])
+                m0 = theory.powerlaw.typical_start_overlap(h.c, h.u2[0])
                 if self.config.start == "random":
                     m0 *= math.sqrt(float(scipy.stats.chi2.ppf(0.5, 1)))  # median |m0|, Gaussian overlap
                 self._typical[key] = h.typical_escape_samples(dim, self.step(dim), m0)
@@ -333,67 +367,21 @@ class PowerlawExperiment:
             return None
         u, w = np.asarray(ds["spike"].values), np.asarray(ds["w0"].values)
         dim = u.shape[1]
-        h = tpl.ShellHierarchy(self.loss, np.asarray(ds["spectrum"].values), u**2, self.config.m_escape)
+        h = theory.powerlaw.ShellHierarchy(
+            self.loss, np.asarray(ds["spectrum"].values), u**2, self.config.m_escape
+        )
         return h.escape_samples(h.state_of(w, u), dim, self.step(dim))
 
 
-def cell_path(out: Path, dim: int, alpha: float, placement: str) -> Path:
-    name = placement.replace(":", "")
-    return Path(out) / "cells" / f"cell_N{dim:05d}_alpha{alpha:.3f}_{name}.nc"
+def run_powerlaw_cells(exp: PowerlawExperiment, out: Path, progress: bool = True, **kw) -> dict:
+    """Run (or reuse) every cell through the one cell loop (`claims.run_cells`: resume, devices,
+    chunks, stale temporaries); returns the datasets keyed by (N, alpha, placement)."""
+    return by_axes(run_cells(exp, Path(out), progress, **kw))
 
 
-def run_powerlaw_cells(exp: PowerlawExperiment, out: Path, progress: bool = True) -> dict:
-    """Run (or reuse) every cell; returns datasets keyed by (N, alpha, placement)."""
-    out = Path(out)
-    for d in exp.config.dims:
-        steps = math.ceil(exp.budget(d) / exp.batch(d))
-        if steps >= 2**31 - 1:
-            raise UsageError(f"--budget-factor gives {exp.budget(d):.3g} samples at N={d}: lower it")
-    todo = exp.cells()
-    cells = {}
-    bar = tqdm(total=len(todo), desc="cells", unit="cell", disable=not progress, position=0)
-    for dim, alpha, placement in todo:
-        cfg = exp.cell_config(dim, alpha, placement)
-        path = cell_path(out, dim, alpha, placement)
-        ds = sims.read_cell(path, cfg)
-        label = f"N={dim} alpha={alpha:g} {placement}"
-        if ds is None:
-            inner = tqdm(
-                total=cfg["budget"],
-                desc=label,
-                unit="sample",
-                unit_scale=True,
-                leave=False,
-                disable=not progress,
-                position=1,
-            )
-
-            def report(done, n_done, inner=inner, total=exp.config.seeds):
-                inner.n = min(done, inner.total)
-                inner.set_postfix_str(f"escaped {n_done}/{total}")
-                inner.refresh()
-
-            run = exp.engine(dim).run(
-                [(alpha, placement)],
-                np.arange(exp.config.seeds),
-                cfg["step"],
-                cfg["budget"],
-                root_seed=exp.config.root_seed,
-                n_checkpoints=exp.config.n_checkpoints,
-                progress=report if progress else None,
-            )
-            inner.close()
-            if not np.all(run["finite"]):
-                raise UsageError(f"step delta={cfg['step']:.3g} produced NaN at {label}: lower --step")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            ds = spl.write_powerlaw_cell(path, run, cfg)
-            bar.set_postfix_str(f"{label} {float(run['wall_seconds']):.1f}s")
-        else:
-            bar.set_postfix_str(f"{label} reused")
-        cells[(dim, alpha, placement)] = ds
-        bar.update()
-    bar.close()
-    return cells
+def by_axes(cells: dict) -> dict:
+    """Cells keyed by `Cell` -> keyed by (N, alpha, placement), as the analysis reads them."""
+    return {(c.dim, c.alpha, c.placement) if isinstance(c, Cell) else c: ds for c, ds in cells.items()}
 
 
 def _escapes(ds) -> np.ndarray:
@@ -476,6 +464,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
     """Per-cell medians with intervals, speed-ups against alpha = 0, exponent fits per
     (alpha, placement) with their differences from alpha = 0, and the theory beside each."""
     c = exp.config
+    cells = by_axes(cells)
     rows = []
     for (dim, alpha, placement), ds in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
         esc = _escapes(ds)
@@ -493,8 +482,10 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
                 "started_escaped_fraction": float(np.mean(esc == 0)),
                 "median_escape_samples": med.as_dict(),
                 "median_start_overlap": float(np.median(np.asarray(ds["initial_overlap"].values))),
-                "participation_ratio": tpl.participation_ratio(exp.variances(dim, alpha)),
-                "theory_start_overlap": None if h is None else tpl.typical_start_overlap(h.c, h.u2),
+                "participation_ratio": theory.powerlaw.participation_ratio(exp.variances(dim, alpha)),
+                "theory_start_overlap": None
+                if h is None
+                else theory.powerlaw.typical_start_overlap(h.c, h.u2),
                 "theory_escape_samples": _num(exp.typical_prediction(dim, alpha, placement)),
                 "theory_per_seed_median": None if pred is None else _num(np.median(pred)),
                 "median_ratio_to_theory_per_seed": _ratio_to_theory(esc, pred),
@@ -511,7 +502,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
             "covered": c.preactivation == "normalised",
             "hypotheses": "H1 start overlap, H2 shell hierarchy, H3 closed form (docs/powerlaw.md)",
             "participation_ratio_scaling": {
-                f"{a:g}": [str(v) for v in tpl.pr_scaling(a, 2 if c.inputs == "image" else 1)]
+                f"{a:g}": [str(v) for v in theory.powerlaw.pr_scaling(a, 2 if c.inputs == "image" else 1)]
                 for a in c.alphas
             },
         },
@@ -782,64 +773,47 @@ def add_powerlaw_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
     return parser
 
 
-def run_powerlaw_sweep(args: argparse.Namespace) -> int:
-    """Run the power-law sweep for parsed arguments; 0 done, 2 bad input (one line on stderr)."""
+def config_from_args(args: argparse.Namespace, dtype: str | None = None) -> PowerlawConfig:
+    """The PowerlawConfig the sweep's parsed flags describe (the profile, overridden by every flag
+    given). The flags the power-law task does not use are refused by the sweep command."""
     get = lambda name: getattr(args, name, None)
-    try:
-        for flag, value, allowed in (
-            ("--batch", get("batch"), (None,)),
-            ("--noise", get("noise"), (None, "gaussian")),
-            ("--engine", get("engine"), (None, "auto", "full")),
-        ):
-            if value not in allowed:
-                raise UsageError(f"{flag} {value} is not supported with --task powerlaw: leave it out")
-        dtype = None
-        if get("float64"):
-            jax.config.update("jax_enable_x64", True)
-            dtype = "float64"
-        config = PowerlawConfig.from_profile(
-            get("profile") or "default",
-            dims=tuple(args.dims) if get("dims") else None,
-            seeds=get("seeds"),
-            alphas=tuple(args.alphas) if get("alphas") else None,
-            placements=tuple(args.placements) if get("placements") else None,
-            preactivation=get("preactivation"),
-            start=get("start"),
-            latent=get("latent"),
-            activation=get("activation"),
-            snr=get("snr"),
-            step0=get("step0"),
-            budget_factor=get("budget_factor"),
-            inputs=get("inputs"),
-            root_seed=get("root_seed"),
-            dtype=dtype,
-        )
-        exp = PowerlawExperiment(config)
-        exp.loss  # theory first: refuses an activation that cannot see the task
-        out = Path(get("out") or f"results/powerlaw-{config.profile}")
-        check_writable(out)
-    except UsageError as err:
-        print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
-        return 2
-    print(f"theory: {exp.loss.verdict}; escape at |m_eff| >= {config.m_escape}")
-    print(
-        f"powerlaw sweep: alpha={list(config.alphas)} placements={list(config.placements)} "
-        f"N={list(config.dims)} "
-        f"seeds={config.seeds} preactivation={config.preactivation} start={config.start} "
-        f"budget factor={exp.budget_factor:g} -> {out}"
+    return PowerlawConfig.from_profile(
+        get("profile") or "default",
+        dims=tuple(args.dims) if get("dims") else None,
+        seeds=get("seeds"),
+        alphas=tuple(args.alphas) if get("alphas") else None,
+        placements=tuple(args.placements) if get("placements") else None,
+        preactivation=get("preactivation"),
+        start=get("start"),
+        latent=get("latent"),
+        activation=get("activation"),
+        snr=get("snr"),
+        step0=get("step0"),
+        budget_factor=get("budget_factor"),
+        inputs=get("inputs"),
+        root_seed=get("root_seed"),
+        chunk=get("chunk"),
+        dtype=dtype,
     )
-    start = time.perf_counter()
-    try:
-        cells = run_powerlaw_cells(exp, out, progress=not get("no_progress"))
-    except UsageError as err:
-        print(f"scaling_sweep.py: error: {err}", file=sys.stderr)
-        return 2
+
+
+def describe(exp: PowerlawExperiment, out: Path) -> list[str]:
+    """The lines the sweep command prints before it runs."""
+    c = exp.config
+    return [
+        f"theory: {exp.loss.verdict}; escape at |m_eff| >= {c.m_escape}",
+        f"powerlaw sweep: alpha={list(c.alphas)} placements={list(c.placements)} N={list(c.dims)} "
+        f"seeds={c.seeds} preactivation={c.preactivation} start={c.start} "
+        f"budget factor={exp.budget_factor:g} -> {out}",
+    ]
+
+
+def report(exp: PowerlawExperiment, cells: dict, out: Path) -> tuple[Path, list[Path], list[str]]:
+    """Analyse the cells, write summary.json and the figures; returns (summary, figures, lines)."""
     summary = analyse_powerlaw(exp, cells)
     path = write_powerlaw_summary(out, summary, exp)
-    figs = powerlaw_figure(exp, summary, out / "powerlaw")
-    print(format_table(summary))
-    print(f"wrote {path}, {figs[0]}, {figs[1]} ({time.perf_counter() - start:.0f} s)")
-    return 0
+    figs = powerlaw_figure(exp, summary, Path(out) / "powerlaw")
+    return path, list(figs), format_table(summary).splitlines()
 
 
 def format_table(summary: dict) -> str:
@@ -960,12 +934,12 @@ def shared_amplitudes(tier: str, out: Path, root_seed: int = 0) -> dict:
 
     n = SPECTRA_SAMPLES[tier]
     basis = sims.FourierBasis((8, 8))
-    spec = spl.power_spectrum(basis, 1.0)
+    spec = sims.powerlaw.power_spectrum(basis, 1.0)
     task = sims.SpikeTask.make("phase", 10.0, "rademacher")
     key = lambda k: jax.random.fold_in(jax.random.key(k), root_seed)
-    u = spl.draw_placed_spike(key(11), basis, spec, "aligned")
-    xs = np.asarray(spl.sample_coloured_class(key(12), task, basis, spec, u, n, True), float)
-    xn = np.asarray(spl.sample_coloured_class(key(13), task, basis, spec, u, n, False), float)
+    u = sims.powerlaw.draw_placed_spike(key(11), basis, spec, "aligned")
+    xs = np.asarray(sims.powerlaw.sample_coloured_class(key(12), task, basis, spec, u, n, True), float)
+    xn = np.asarray(sims.powerlaw.sample_coloured_class(key(13), task, basis, spec, u, n, False), float)
     a_s, a_n = (np.asarray(basis.amplitudes(jnp.asarray(x)), float) for x in (xs, xn))
     ns = basis.n_self
     target = np.concatenate([spec[:ns], spec[ns : ns + basis.n_pairs]])
@@ -1026,7 +1000,7 @@ SPEEDUP_STATISTIC = (
 SPEEDUP_TIER_TEXT = tier_sizes(SPEEDUP_TIERS)
 SPEEDUP_ALIGNED = Registration(
     prediction="a spike aligned with the dominant principal subspace escapes faster at alpha >= 1 than at "
-    "alpha = 0 (shell ODE of theory._powerlaw: about 4.4x at alpha = 1, N = 64)",
+    "alpha = 0 (shell ODE of theory.powerlaw: about 4.4x at alpha = 1, N = 64)",
     statistic=SPEEDUP_STATISTIC,
     rule=Each(Above(SPEEDUP_MARGIN, "the speed-up"), "alpha >= 1 (aligned spike)"),
     tiers=SPEEDUP_TIER_TEXT,
@@ -1063,7 +1037,7 @@ def speedup_aligned(tier: str, out: Path, root_seed: int = 0) -> dict:
 
 SPEEDUP_VS_ODE = Registration(
     prediction="the speed-up of the shell ODE integrated from each seed's own spike and start "
-    "(theory._powerlaw; theory brief 3.7)",
+    "(theory.powerlaw; theory brief 3.7)",
     statistic="measured speed-up (as in powerlaw.speedup_aligned) divided by the ODE's speed-up (ratio of "
     "the medians of the per-seed ODE escape counts, no sampling error)",
     rule=Each(Within.ratio(ODE_SPEEDUP_FACTOR, "measured / ODE speed-up"), "alpha >= 1 (aligned spike)"),
@@ -1143,7 +1117,7 @@ def speedup_spread_control(tier: str, out: Path, root_seed: int = 0) -> dict:
 
 EXPONENT = Registration(
     prediction="the exponent of the shell-ODE escape counts over the same N and starts, per alpha "
-    "(theory._powerlaw; theory brief 3.7)",
+    "(theory.powerlaw; theory brief 3.7)",
     statistic="least-squares slope of log median n* against log N, 95% bootstrap over seeds, minus the "
     "ODE's slope; unknown when more than 2.5% of the resamples hit a censored median",
     rule=Each(Within(-EXPONENT_MARGIN, EXPONENT_MARGIN, "measured - ODE exponent"), "alpha (aligned spike)"),
