@@ -56,6 +56,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="exit 1 if any claim does not hold in every replicate"
     )
     p.add_argument("--list", action="store_true", help="list the registered claims and exit")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="FOLDER",
+        help="run nothing: merge the results.json of earlier runs (e.g. one folder per group of claims) "
+        "into one report with a family-wise summary over all of them, and OUT/claims-table.md",
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="CPU devices the engines shard each run's trajectories over [default: one per core, at "
+        "most 8]; the numbers do not depend on it",
+    )
     return p
 
 
@@ -121,6 +136,54 @@ def summarise(results: list, seeds: list[int]) -> dict:
     }
 
 
+def load_results(folders: list[Path]) -> list:
+    """The ClaimResults stored in FOLDER/results.json of earlier runs (JSON; nothing is unpickled)."""
+    fields = {f.name for f in dataclasses.fields(claims.ClaimResult)}
+    out = []
+    for folder in folders:
+        path = Path(folder) / "results.json"
+        try:
+            rows = json.loads(path.read_text())["claims"]
+        except (OSError, ValueError, KeyError) as err:
+            raise claims.UsageError(f"--merge {str(folder)!r}: cannot read {path.name} ({err})") from None
+        for row in rows:
+            if row["name"] not in claims.REGISTRY:
+                raise claims.UsageError(f"--merge {str(folder)!r}: unknown claim {row['name']!r}")
+            out.append(claims.ClaimResult(**{k: v for k, v in row.items() if k in fields}))
+    return out
+
+
+def claims_table(summary: dict, tier: str) -> str:
+    """docs/claims.md's table: every registered claim with its registration and, where it was run,
+    the verdict of each replicate, the Holm decision and the run time."""
+    esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    lines = [
+        "| claim | prediction (source) | statistic | rule | numbers not from theory | "
+        f"tiers (smoke / default / full) | {tier}-tier verdicts (root seeds) | run time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    per = summary["claims"]
+    for name, claim in claims.REGISTRY.items():
+        reg = claim.registration
+        guard = f" Control for `{reg.guards}`." if reg.guards else ""
+        numbers = "; ".join(f"**{k}**: {v}" for k, v in reg.rationale.items()) or "-"
+        tiers = " / ".join(reg.tiers[t] for t in claims.TIERS)
+        row = per.get(name)
+        if row is None:
+            verdicts, seconds = f"not run at {tier}", "-"
+        else:
+            holm = {True: "confirmed", False: "not confirmed", None: "-"}[row["holm_confirmed"]]
+            seeds = ", ".join(str(s) for s in row["root_seeds"])
+            held = f"{row['held']}/{row['runs']} hold"
+            verdicts = f"{', '.join(row['verdicts'])} ({seeds}; {held}; Holm: {holm})"
+            seconds = f"{row['seconds']:.0f} s"
+        lines.append(
+            f"| `{name}` | {esc(reg.prediction)} ({esc(claim.source)}).{guard} | {esc(reg.statistic)} | "
+            f"{esc(reg.rule.text)} | {esc(numbers)} | {esc(tiers)} | {verdicts} | {seconds} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def report(results, tier: str, out: Path, seconds: float, summary: dict) -> str:
     per = summary["claims"]
     seeds = summary["root_seeds"]
@@ -180,6 +243,28 @@ def report(results, tier: str, out: Path, seconds: float, summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge(folders: list[str], tier: str, out: Path) -> int:
+    """`--merge`: one report over the results of earlier runs, and the docs table."""
+    results = load_results([Path(f) for f in folders])
+    tiers = {r.details.get("tier", tier) for r in results}
+    seeds = sorted({r.root_seed for r in results})
+    summary = summarise(results, seeds)
+    seconds = sum(r.seconds for r in results)
+    text = report(results, tier, out, seconds, summary)
+    out.mkdir(parents=True, exist_ok=True)
+    sims.atomic_write_bytes(out / "report.md", text.encode())
+    sims.atomic_write_bytes(out / "claims-table.md", claims_table(summary, tier).encode())
+    per = summary["claims"]
+    n_ok = sum(r["held"] == r["runs"] for r in per.values())
+    print(
+        f"merged {len(results)} results of {len(per)} claims from {len(folders)} folders "
+        f"(tiers {sorted(tiers)}): "
+        f"{n_ok} hold in every replicate; Holm-confirmed at {FAMILY_LEVEL:g}: {len(summary['confirmed'])}; "
+        f"{out / 'report.md'}, {out / 'claims-table.md'}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.list:
@@ -196,11 +281,21 @@ def main(argv: list[str] | None = None) -> int:
         return error(f"--replicates {args.replicates} must be at least 1")
     if not 0 <= args.root_seed < 2**31 - args.replicates:
         return error(f"--root-seed {args.root_seed} must be in [0, 2^31 - replicates)")
+    if args.devices is not None and not 1 <= args.devices <= 64:
+        return error(f"--devices {args.devices} must be an integer in 1..64")
     out = Path(args.out or f"results/verify-{args.tier}")
     try:
         claims.check_writable(out)
+        if args.merge:
+            return merge(args.merge, args.tier, out)
     except claims.UsageError as err:
         return error(str(err))
+    import jax
+
+    try:  # before JAX's backend starts; the engines then shard each run over every core
+        jax.config.update("jax_num_cpu_devices", args.devices or min(8, len(os.sched_getaffinity(0))))
+    except RuntimeError:  # JAX already started (main() called in-process)
+        pass
     claims.enable_compilation_cache()
     start = time.perf_counter()
     seeds = list(range(args.root_seed, args.root_seed + args.replicates))
