@@ -244,12 +244,21 @@ class _SphericalSGD:
         return jax.vmap(lambda s: jax.random.fold_in(cell, s))(jnp.asarray(seeds, jnp.uint32))
 
     def initial_state(self, keys: jax.Array):
-        """(state, aux) for each key, batched along the first axis."""
-        return self._initial_state(keys)
+        """(state, aux) for each key, batched along the first axis.
+
+        Computed in chunks of `chunk` keys (padded with copies of the last), one chunk after the
+        other with the same compiled body: XLA may sum a vector in a different order when it is
+        vectorised over a different number of trajectories, so a start must not depend on how many
+        seeds are drawn beside it."""
+        n, C = keys.shape[0], int(self.chunk)
+        pad = (-n) % C
+        padded = jnp.concatenate([keys] + [keys[-1:]] * pad) if pad else keys
+        out = self._initial_state(padded.reshape((-1, C) + keys.shape[1:]))
+        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n], out)
 
     @ft.cached_property
     def _initial_state(self):
-        return jax.jit(jax.vmap(self._init_one))
+        return jax.jit(lambda chunks: jax.lax.map(jax.vmap(self._init_one), chunks))
 
     def _favour(self, m: jax.Array) -> jax.Array:
         """-1 where the start must be flipped to the favourable side, else +1."""

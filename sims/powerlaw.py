@@ -59,8 +59,10 @@ from ._engine import _SphericalSGD
 PREACTIVATIONS = ("normalised", "plain")
 POWERLAW_ENGINE_VERSION = 2
 """2: the coloured engine runs on the shared driver (fixed chunks, host checkpoints, per-chunk
-stop), so checkpoint overlaps after a chunk's last escape and `max_abs_overlap` differ from
-version 1 (escape samples and starts are drawn from the same keys)."""
+stop) and computes its products as (B, N) x (N, 2) dots and its divisions by |C^1/2 w| as products
+with the reciprocal, so that a trajectory's numbers are bitwise the same alone, in a batch and on
+1 or 2 devices (version 1's were not). Spikes and starts are those of version 1; steps differ in
+the last bits, so escape samples differ seed by seed (not in law)."""
 
 def parse_placement(text: str, dim: int | None = None) -> tuple[str, int | None]:
     """`aligned`, `spread` or `topK:K` -> (kind, K); ValueError naming the value otherwise."""
@@ -170,22 +172,34 @@ def conditioned_start(v: jax.Array, u: jax.Array, spectrum, m0) -> jax.Array:
     return w / jnp.linalg.norm(w)
 
 
-def descent_direction(w, u, sc, z, shift, y, dsigma, normalised: bool) -> jax.Array:
+def project(z, w, u, sc) -> tuple[jax.Array, jax.Array]:
+    """(z.C^1/2 w, z.u) for a batch z (B, N), as one (B, N) x (N, 2) product: the form whose numbers
+    do not depend on how many trajectories run beside it or on how many devices (XLA rewrites a
+    matrix-vector product into row sums whose order can)."""
+    proj = jnp.dot(z, jnp.stack([sc * w, u], axis=1), precision="highest")
+    return proj[:, 0], proj[:, 1]
+
+
+def descent_direction(w, u, sc, z, shift, y, dsigma, normalised: bool, z_a=None) -> jax.Array:
     """-sum_b grad_w [-y_b sigma(lambda_b)] for inputs x_b = C^1/2 (z_b + shift_b u), in O(B N).
 
-    lambda = w.x (plain) or w.x / |C^1/2 w| (normalised); sc = sqrt of the variances c.
+    lambda = w.x (plain) or w.x / |C^1/2 w| (normalised); sc = sqrt of the variances c. `z_a`:
+    z.C^1/2 w if already computed (`project`).
     """
     a = sc * w  # C^1/2 w
-    # Multiply-and-sum: under vmap XLA fuses these, where batched (B, N) x (N, 2) dots are slower.
-    lam = jnp.sum(z * a, axis=1) + shift * jnp.sum(a * u)  # w.x
+    hi = "highest"
+    z_a = project(z, w, u, sc)[0] if z_a is None else z_a
+    lam = z_a + shift * jnp.dot(a, u, precision=hi)  # w.x
     if normalised:
         r = jnp.linalg.norm(a)
         lam = lam / r
     coef = y * dsigma(lam)
     # sum_b coef_b x_b = C^1/2 (sum_b coef_b z_b + (sum_b coef_b shift_b) u)
-    direction = sc * (jnp.sum(coef[:, None] * z, axis=0) + jnp.sum(coef * shift) * u)
+    direction = sc * (jnp.dot(coef, z, precision=hi) + jnp.sum(coef * shift) * u)
     if normalised:  # d lambda / dw = x / r - lambda C w / r^2
-        direction = direction / r - jnp.sum(coef * lam) * (sc * a) / (r * r)
+        # times 1/r rather than divided by r: XLA may compile a vector divided by a scalar
+        # differently in the one-device and the sharded program (last-bit differences)
+        direction = (direction - (jnp.sum(coef * lam) / r) * (sc * a)) * (1.0 / r)
     return direction
 
 
@@ -247,7 +261,7 @@ class ColouredSGD(_SphericalSGD):
     def _overlap_one(self, w, aux):
         u, sc = aux
         a = w * sc
-        return jnp.sum(a * u) / jnp.linalg.norm(a)
+        return jnp.dot(a, u, precision="highest") / jnp.linalg.norm(a)
 
     def _step_one(self, w, aux, key, step):
         u, sc = aux
@@ -258,9 +272,10 @@ class ColouredSGD(_SphericalSGD):
         z = jax.random.normal(k_z, (B, N), dtype)
         y = jax.random.rademacher(k_y, (B,), dtype)
         g = task.latent.sample(k_g, (B,), dtype)
-        z_u = jnp.sum(z * u, axis=1)
+        z_a, z_u = project(z, w, u, sc)
         shift = jnp.where(y > 0, task.spike_coordinate(z_u, g) - z_u, 0.0)
-        direction = descent_direction(w, u, sc, z, shift, y, dsigma, self.preactivation == "normalised")
+        normalised = self.preactivation == "normalised"
+        direction = descent_direction(w, u, sc, z, shift, y, dsigma, normalised, z_a=z_a)
         w = w + (step / N) * direction
         return w / jnp.linalg.norm(w)
 
