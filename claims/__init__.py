@@ -7,9 +7,11 @@
 - `Claim`, `register`, `REGISTRY`, `run_claims`: registered, tiered checks with verdicts.
 """
 
+from sims import SimulationError
+
 from . import (
-    _distributed,  # noqa: F401
     amplitude_phase,  # noqa: F401
+    distributed,  # noqa: F401
     frequency_principle,  # noqa: F401
     phase_only,  # noqa: F401  (registers the claims)
     powerlaw,  # noqa: F401
@@ -20,7 +22,26 @@ from . import (
 from ._cache import enable_compilation_cache
 from ._config import ENGINES, PROFILES, Cell, Experiment, SweepConfig, UsageError
 from ._figures import save, scaling_figure, step_scan_figure
-from ._registry import (
+from ._intervals import censored_errorbar, order_statistic_median_ci
+from ._sweep import (
+    cell_path,
+    chance_check,
+    check_writable,
+    load_cells,
+    load_config_file,
+    run_cells,
+    write_summary,
+)
+from ._verdicts import (
+    MARGIN,
+    SUMMARY_KEYS,
+    VERDICTS,
+    analyse,
+    bound_verdict,
+    no_escape_verdict,
+    summary_lines,
+)
+from .registry import (
     FAILS,
     HOLDS,
     REGISTRY,
@@ -41,16 +62,6 @@ from ._registry import (
     register,
     run_claims,
 )
-from ._sweep import (
-    SimulationError,
-    cell_path,
-    check_writable,
-    load_cells,
-    load_config_file,
-    run_cells,
-    write_summary,
-)
-from ._verdicts import MARGIN, SUMMARY_KEYS, VERDICTS, analyse, bound_verdict, summary_lines
 
 
 __all__ = [
@@ -77,6 +88,10 @@ __all__ = [
     "MARGIN",
     "VERDICTS",
     "bound_verdict",
+    "censored_errorbar",
+    "chance_check",
+    "no_escape_verdict",
+    "order_statistic_median_ci",
     "ClaimResult",
     "Experiment",
     "SimulationError",

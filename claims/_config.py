@@ -210,21 +210,31 @@ class SweepConfig:
 
 @dataclasses.dataclass(frozen=True, order=True)
 class Cell:
-    """One cell of a sweep, keyed by its axes: N, and the step factor F of a scan (1 without
-    one); `null` marks the no-signal control run beside the cell with the same keys.
+    """One cell of a sweep, keyed by its axes: N; the step factor F of a scan (1 without one);
+    the spectral exponent alpha and spike placement of the power-law task, the readout of the
+    amplitude-phase task (None for the others); `null` marks the no-signal control run beside the
+    cell with the same keys.
 
-    The file name is `cell_N00064.nc` for the plain cell, with `_F2` for a scan factor and `_null`
-    for the control, so that the cells of a single-schedule sweep keep their names."""
+    The file name is `cell_N00064.nc` for the plain cell, with `_F2` for a scan factor,
+    `_alpha1.500_aligned` for a power-law cell, `_phase` for a readout and `_null` for the control,
+    so that the cells of a single-schedule sweep keep their names."""
 
     dim: int
     factor: float = 1.0
     null: bool = False
+    alpha: float | None = None
+    placement: str | None = None
+    readout: str | None = None
 
     @property
     def name(self) -> str:
         text = f"N{self.dim:05d}"
         if self.factor != 1.0:
             text += f"_F{self.factor:g}"
+        if self.alpha is not None:
+            text += f"_alpha{self.alpha:.3f}_{str(self.placement).replace(':', '')}"
+        if self.readout is not None:
+            text += f"_{self.readout}"
         return text + ("_null" if self.null else "")
 
     @property
@@ -239,7 +249,24 @@ class Cell:
         text = f"N={self.dim}"
         if self.factor != 1.0:
             text += f" F={self.factor:g}"
+        if self.alpha is not None:
+            text += f" alpha={self.alpha:g} {self.placement}"
+        if self.readout is not None:
+            text += f" {self.readout}"
         return text + (" null" if self.null else "")
+
+
+def check_cell_budgets(exp) -> None:
+    """Refuse, before any simulation, a cell whose budget one run cannot count (the one check for
+    every experiment; the engines' driver refuses the same at run time, `sims.MAX_STEPS`)."""
+    for cell in exp.cells():
+        cfg = exp.cell_config(cell)
+        steps = math.ceil(cfg["budget"] / cfg["batch"])
+        if steps > sims.MAX_STEPS:
+            raise UsageError(
+                f"--budget-factor gives {cfg['budget']:.3g} samples ({steps:.3g} steps) at {cell}, "
+                "more than one run can count: lower it"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -391,14 +418,7 @@ class Experiment:
         return min(self.config.null_seeds, self.config.seeds) if cell.null else self.config.seeds
 
     def check_budgets(self) -> None:
-        """Refuse, before any simulation, a budget that one run cannot count."""
-        for dim in self.config.dims:
-            steps = math.ceil(self.budget(dim) / self.batch(dim))
-            if steps >= 2**31 - 1:
-                raise UsageError(
-                    f"--budget-factor {self.config.budget_factor:g} gives {self.budget(dim):.3g} samples "
-                    f"({steps:.3g} steps) at N={dim}, more than one run can count: lower it"
-                )
+        check_cell_budgets(self)
 
     @ft.cached_property
     def task(self) -> sims.SpikeTask:
@@ -407,6 +427,28 @@ class Experiment:
     @ft.cached_property
     def null_task(self) -> sims.SpikeTask:
         return sims.SpikeTask.make(self.config.task, self.config.snr, self.config.latent, null=True)
+
+    # ---- what the cell loop (`claims.run_cells`) asks of every experiment ---------------------
+    cell_variables = sims.CELL_VARIABLES
+    """The variables a reusable cell file must hold."""
+
+    def full_budget(self, cell: Cell) -> int:
+        """The cell's budget before any reference cell caps it."""
+        return self.budget(cell.dim)
+
+    def engine_for(self, cell: Cell) -> sims.OnlineSGD | sims.ReducedSGD:
+        """The engine that runs `cell` (its `run(steps, seeds, budget, ...)` is the driver's)."""
+        return self.engine(cell.dim, null=cell.null)
+
+    def write_cell(self, path, run: dict, cfg: dict):
+        """Store one finished cell atomically; returns the dataset."""
+        return sims.write_cell(path, run, [cfg["step"]], cfg["seeds"], cfg)
+
+    def nan_hint(self, cell: Cell, cfg: dict) -> str:
+        return (
+            f"step delta={cfg['step']:.3g} (delta_0={self.step0:.3g}, factor {cell.factor:g}) produced NaN "
+            f"at N={cell.dim}: lower --step"
+        )
 
     def engine(self, dim: int, null: bool = False) -> sims.OnlineSGD | sims.ReducedSGD:
         c = self.config

@@ -21,13 +21,8 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 import sims
-from sims import _results
 
 from ._config import Cell, Experiment, UsageError
-
-
-class SimulationError(RuntimeError):
-    """The simulation produced NaN or infinite overlaps."""
 
 
 def cell_path(out: Path, cell: Cell | int) -> Path:
@@ -102,11 +97,11 @@ def chance_check(exp: Experiment, signal: xr.Dataset, control: xr.Dataset | None
     }
 
 
-def cell_budget(exp: Experiment, cell: Cell, done: dict[Cell, xr.Dataset]) -> int:
+def cell_budget(exp, cell: Cell, done: dict[Cell, xr.Dataset]) -> int:
     """The budget of `cell` given the cells before it: the sweep's, or set by its reference
     (`Experiment.reference`); 0 means the cell is not run (a control whose signal cell has no
     finite median: there is nothing to compare)."""
-    full = exp.budget(cell.dim)
+    full = exp.full_budget(cell)
     ref = exp.reference(cell)
     if ref is None:
         return full
@@ -122,7 +117,7 @@ def cell_budget(exp: Experiment, cell: Cell, done: dict[Cell, xr.Dataset]) -> in
 
 
 def _run_one(exp, cell, cfg, devices, progress):
-    engine = exp.engine(cell.dim, null=cell.null)
+    engine = exp.engine_for(cell)
     inner = tqdm(
         total=cfg["budget"],
         desc=f"{cell} samples",
@@ -152,15 +147,12 @@ def _run_one(exp, cell, cfg, devices, progress):
     )
     inner.close()
     if not np.all(run["finite"]):
-        raise SimulationError(
-            f"step delta={cfg['step']:.3g} (delta_0={exp.step0:.3g}, factor {cell.factor:g}) produced NaN "
-            f"at N={cell.dim}: lower --step"
-        )
+        raise sims.SimulationError(exp.nan_hint(cell, cfg))
     return run
 
 
 def run_cells(
-    exp: Experiment,
+    exp,
     out: Path,
     progress: bool = True,
     *,
@@ -169,6 +161,12 @@ def run_cells(
     log=None,
 ) -> dict[Cell, xr.Dataset]:
     """Run (or reuse) the cells of the sweep; returns the datasets keyed by `Cell`.
+
+    `exp` is any experiment with the cell protocol: `config` (dims, seeds, root_seed,
+    n_checkpoints), `check_budgets`, `cells(dims)`, `reference(cell)`, `full_budget(cell)`,
+    `cell_config(cell, budget)`, `engine_for(cell)` (a `sims` engine on the shared driver),
+    `write_cell`, `cell_variables` and `nan_hint`: `claims.Experiment` (phase, amplitude and mean
+    tasks), `claims.powerlaw.PowerlawExperiment` and `claims.amplitude_phase.APExperiment`.
 
     **Arguments:**
     - `dims`: the N whose cells to run (one process's or one job's share); default: all.
@@ -199,14 +197,14 @@ def run_cells(
             continue
         cfg = exp.cell_config(cell, budget)
         path = cell_path(out, cell)
-        _results.remove_stale_temporaries(path)
-        ds, reason = _results.cell_status(path, cfg, _results.CELL_VARIABLES)
+        sims.remove_stale_temporaries(path)
+        ds, reason = sims.cell_status(path, cfg, exp.cell_variables)
         if ds is None:
             if reason != "missing" and log is not None:
                 log(f"{cell}: {path} is {reason}: recomputing it")
             run = _run_one(exp, cell, cfg, devices, progress)
             path.parent.mkdir(parents=True, exist_ok=True)
-            ds = sims.write_cell(path, run, [cfg["step"]], cfg["seeds"], cfg)
+            ds = exp.write_cell(path, run, cfg)
             bar.set_postfix_str(f"{cell} {float(run['wall_seconds']):.1f}s")
         else:
             bar.set_postfix_str(f"{cell} reused")
@@ -216,7 +214,7 @@ def run_cells(
     return cells
 
 
-def load_cells(exp: Experiment, out: Path) -> dict[Cell, xr.Dataset]:
+def load_cells(exp, out: Path) -> dict[Cell, xr.Dataset]:
     """Every cell of the sweep from its file, or a one-line `CellFileError` for the first that is
     missing, corrupt or written for another config (used where recomputing is not wanted, e.g.
     after a job array or by process 0 of a distributed run)."""
@@ -225,7 +223,7 @@ def load_cells(exp: Experiment, out: Path) -> dict[Cell, xr.Dataset]:
         budget = cell_budget(exp, cell, cells)
         if budget:
             cfg = exp.cell_config(cell, budget)
-            cells[cell] = _results.load_cell(cell_path(out, cell), cfg, _results.CELL_VARIABLES)
+            cells[cell] = sims.load_cell(cell_path(out, cell), cfg, exp.cell_variables)
     return cells
 
 
@@ -251,6 +249,10 @@ CONFIG_KEYS: dict[str, tuple[str, type | str]] = {
     "null_seeds": ("null_seeds", int),
     "no_early_stop": ("no_early_stop", bool),
     "no_scan_cap": ("no_scan_cap", bool),
+    "alpha": ("alphas", "floats"),
+    "placement": ("placements", "strings"),
+    "preactivation": ("preactivation", str),
+    "chunk": ("chunk", int),
     "root_seed": ("root_seed", int),
     "float64": ("float64", bool),
     "devices": ("devices", int),
@@ -302,6 +304,10 @@ def _config_value(where: str, key: str, value, kind):
         return value
     if isinstance(value, bool):
         raise bad
+    if kind == "strings":
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise bad
+        return list(value)
     if kind == "floats":
         if (
             not isinstance(value, list)
@@ -332,6 +338,7 @@ _KIND_WORDS = {
     bool: "true or false",
     list: "a non-empty list of integers, e.g. [16, 32, 64]",
     "floats": "a non-empty list of numbers, e.g. [0.5, 1, 2, 4]",
+    "strings": 'a non-empty list of strings, e.g. ["aligned", "spread"]',
 }
 
 

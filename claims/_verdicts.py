@@ -27,8 +27,8 @@ import xarray as xr
 import sims
 
 from ._config import Cell, Experiment
-from ._registry import FAILS, HOLDS, UNDECIDED, Above, Below
 from ._sweep import chance_check, escapes, stop_samples
+from .registry import FAILS, HOLDS, UNDECIDED, Above, Below
 
 
 MARGIN = 0.1
@@ -59,7 +59,7 @@ SUMMARY_KEYS = (
 
 
 def bound_rule(which: str, margin: float = MARGIN):
-    """The registered rule of a bound (`claims._registry`): lower, the slope of log(n*/N^(k-1))
+    """The registered rule of a bound (`claims.registry`): lower, the slope of log(n*/N^(k-1))
     entirely above -margin; upper, the slope of log(n*/(N^(k-1) log^2 N)) entirely below +margin."""
     if which == "lower":
         return Above(-margin, "the slope of log(n*/N^(k-1)) against log N")
@@ -278,7 +278,7 @@ def analyse(exp: Experiment, cells: dict[Cell, xr.Dataset]) -> dict:
     ]
     summary = _header(exp, rows)
     if not exp.loss.recoverable:
-        summary["verdict"] = _no_escape_verdict(exp, rows)
+        summary["verdict"] = no_escape_verdict(exp, rows)
         return summary
     usable, point, boot, floor, scan, excluded, factor_boots = per_dimension(exp, cells, rows)
     summary["step_scan"] = scan or None
@@ -437,7 +437,7 @@ def _f(v) -> str:
     return "-inf" if v is None else f"{v:+.3f}"
 
 
-def _no_escape_verdict(exp: Experiment, rows: list[dict]) -> dict:
+def no_escape_verdict(exp: Experiment, rows: list[dict]) -> dict:
     """The no-escape control: the theory says m = 0 is stable, so no seed that started below the
     escape overlap may reach it within the budget (seeds that started beyond it are reported)."""
     moved = {r["N"]: int(round(r["escaped_fraction"] * r["seeds"])) - r["started_escaped"] for r in rows}

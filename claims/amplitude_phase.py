@@ -1,7 +1,7 @@
 """Amplitude before phase in a solvable model: escape along an amplitude direction v (exponent 2)
 and a phase direction u (exponent 4) of one task, and the staircase when the latents are tied.
 
-Three **readouts** of the two-direction task (`theory/_two_direction.py`, `sims/_two_direction.py`):
+Three **readouts** of the two-direction task (`theory/two_direction.py`, `sims/two_direction.py`):
 
 - `amplitude`: the He_2 student on independent latents, the k = 2 step schedule; escape along v.
 - `phase`: the -He_4 student on independent latents, the k = 4 schedule (batch N); escape along u.
@@ -26,18 +26,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 import xarray as xr
-from tqdm.auto import tqdm
 
 import sims
+import sims.two_direction
 import theory
-from sims import _results
-from sims import _two_direction as sd
-from theory import _two_direction as td
+import theory.two_direction
 
-from ._config import UsageError
+from ._config import Cell, UsageError, check_cell_budgets
 from ._figures import STYLE, save
 from ._intervals import censored_errorbar
-from ._registry import Above, AllOf, Each, Registration, Within, register, tier_sizes
+from ._sweep import run_cells
+from .registry import Above, AllOf, Each, Registration, Within, register, tier_sizes
 
 
 PROFILES = {
@@ -88,7 +87,9 @@ class APConfig:
     phase_batch: int | None = None
     root_seed: int = 0
     n_checkpoints: int = 48
+    chunk: int = sims.CHUNK
     profile: str = "default"
+    task: str = "amplitude-phase"
 
     @classmethod
     def from_profile(cls, profile: str, **overrides) -> APConfig:
@@ -126,6 +127,10 @@ class APConfig:
             raise UsageError(f"--budget-factor {self.budget_factor!r} must be a positive number")
         if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
             raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
+        if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
+            raise UsageError(f"--chunk {self.chunk!r} must be an integer >= 1 (trajectories per program)")
+        if self.task != "amplitude-phase":
+            raise UsageError(f"an APConfig is for --task amplitude-phase, not {self.task!r}")
         units = 1 if self.student == "perceptron" else int(self.units)
         return dataclasses.replace(
             self,
@@ -137,6 +142,11 @@ class APConfig:
     @property
     def readouts(self) -> tuple[str, ...]:
         return ("amplitude", "phase", "staircase") if self.coupling > 0 else ("amplitude", "phase")
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """Every N of any readout (the unit a process or a job of an array takes)."""
+        return tuple(sorted(set(self.dims_amplitude) | set(self.dims_phase)))
 
     def as_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -172,7 +182,7 @@ class Readout:
         return self.config.snr_phase if self.name == "phase" else self.config.snr_amplitude
 
     @property
-    def loss(self) -> td.TwoDirectionLoss:
+    def loss(self) -> theory.two_direction.TwoDirectionLoss:
         c = self.config
         return _loss(c.snr_amplitude, c.snr_phase, self.coupling, self.activation)
 
@@ -222,20 +232,21 @@ class Readout:
         start = self.start_overlaps(dim) if start is None else tuple(start)
         return _ode(self, dim, start)
 
-    def engine(self, dim: int) -> sd.TwoDirectionSGD:
+    def engine(self, dim: int) -> sims.two_direction.TwoDirectionSGD:
         c = self.config
-        return sd.TwoDirectionSGD(
+        return sims.two_direction.TwoDirectionSGD(
             dim=dim,
-            task=sd.TwoDirectionTask(c.snr_amplitude, c.snr_phase, self.coupling),
+            task=sims.two_direction.TwoDirectionTask(c.snr_amplitude, c.snr_phase, self.coupling),
             activation=self.activation,
             units=c.units,
             batch=self.batch(dim),
             start=self.start,
             escape=self.thresholds,
             stop_on=self.targets,
+            chunk=c.chunk,
         )
 
-    def cell_config(self, dim: int) -> dict:
+    def cell_config(self, dim: int, budget: int | None = None) -> dict:
         c = self.config
         return {
             "readout": self.name,
@@ -249,19 +260,20 @@ class Readout:
             "seeds": list(range(c.seeds)),
             "step": self.step(dim),
             "batch": self.batch(dim),
-            "budget": self.budget(dim),
+            "budget": self.budget(dim) if budget is None else int(budget),
             "start": self.start,
             "escape": list(self.thresholds),
             "root_seed": c.root_seed,
             "n_checkpoints": c.n_checkpoints,
             "engine": ENGINE,
-            "engine_version": sd.TWO_DIRECTION_VERSION,
-        }
+            "engine_version": sims.two_direction.TWO_DIRECTION_VERSION,
+        } | ({} if c.chunk == sims.CHUNK else {"chunk": c.chunk})
 
 
 @ft.cache
-def _loss(ba: float, bp: float, coupling: float, activation: str) -> td.TwoDirectionLoss:
-    return td.TwoDirectionLoss(td.TwoDirectionModel(ba, bp, coupling), activation)
+def _loss(ba: float, bp: float, coupling: float, activation: str) -> theory.two_direction.TwoDirectionLoss:
+    model = theory.two_direction.TwoDirectionModel(ba, bp, coupling)
+    return theory.two_direction.TwoDirectionLoss(model, activation)
 
 
 @ft.cache
@@ -272,10 +284,6 @@ def _dynamics(task: str, activation: str, snr: float) -> theory.OverlapDynamics:
 @ft.lru_cache(maxsize=4096)
 def _ode(readout: Readout, dim: int, start: tuple[float, float]) -> tuple[float, float]:
     return readout.loss.ode_escape_samples(dim, readout.step(dim), start, readout.thresholds)
-
-
-def cell_path(out: Path, readout: str, dim: int) -> Path:
-    return Path(out) / "cells" / f"{readout}_N{dim:05d}.nc"
 
 
 def _write(path: Path, run: dict, config: dict) -> xr.Dataset:
@@ -296,61 +304,77 @@ def _write(path: Path, run: dict, config: dict) -> xr.Dataset:
     )
     ds["escape_v"].attrs["meaning"] = "first sample count with max_k |w_k.v| >= escape[0]; NaN: none"
     ds["escape_u"].attrs["meaning"] = "first sample count with max_k |w_k.u| >= escape[1]; NaN: none"
-    ds.attrs.update(_results.provenance())
+    ds.attrs.update(sims.provenance())
     ds.attrs.update(
         config=json.dumps(config, sort_keys=True),
-        config_hash=_results.config_hash(config),
+        config_hash=sims.config_hash(config),
         engine=ENGINE,
         prng_impl="threefry2x32",
         wall_seconds=float(run["wall_seconds"]),
         compile_seconds=float(run["compile_seconds"]),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _results.atomic_target(path) as tmp:
+    with sims.atomic_target(path) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
     return ds
 
 
-def run_readout(readout: Readout, out: Path, progress: bool = True) -> dict[int, xr.Dataset]:
-    """Run (or reuse) every N cell of one readout."""
-    cells = {}
-    for dim in tqdm(readout.dims, desc=f"{readout.name} cells", unit="cell", disable=not progress):
-        cfg = readout.cell_config(dim)
-        path = cell_path(out, readout.name, dim)
-        ds = _results.read_cell(path, cfg)
-        if ds is None:
-            bar = tqdm(
-                total=cfg["budget"],
-                desc=f"{readout.name} N={dim}",
-                unit="sample",
-                unit_scale=True,
-                leave=False,
-                disable=not progress,
-            )
-
-            def report(done, n_done, bar=bar, total=readout.config.seeds):
-                bar.n = min(done, bar.total)
-                bar.set_postfix_str(f"done {n_done}/{total}")
-                bar.refresh()
-
-            run = readout.engine(dim).run(
-                cfg["step"],
-                np.asarray(cfg["seeds"]),
-                cfg["budget"],
-                root_seed=readout.config.root_seed,
-                n_checkpoints=readout.config.n_checkpoints,
-                progress=report if progress else None,
-            )
-            bar.close()
-            if not np.all(run["finite"]):
-                raise RuntimeError(f"{readout.name}: step {cfg['step']:.3g} produced NaN at N={dim}")
-            ds = _write(path, run, cfg)
-        cells[dim] = ds
-    return cells
+CELL_VARIABLES = ("escape_v", "escape_u", "initial_overlap_v", "initial_overlap_u", "overlap_v", "overlap_u")
 
 
-def run_all(config: APConfig, out: Path, progress: bool = True) -> dict[str, dict[int, xr.Dataset]]:
-    return {name: run_readout(Readout(config, name), out, progress) for name in config.readouts}
+@dataclasses.dataclass(frozen=True)
+class APExperiment:
+    """All readouts of one `APConfig` as one sweep: cells keyed by `Cell(N, readout=name)`, run by
+    the one cell loop (`claims.run_cells`: resume, devices, chunks, processes, job arrays)."""
+
+    config: APConfig
+    factors = (1.0,)
+    cell_variables = CELL_VARIABLES
+
+    @ft.cached_property
+    def readouts(self) -> dict[str, Readout]:
+        return {name: Readout(self.config, name) for name in self.config.readouts}
+
+    def cells(self, dims=None) -> list[Cell]:
+        dims = self.config.dims if dims is None else dims
+        return [Cell(d, readout=n) for n, r in self.readouts.items() for d in r.dims if d in dims]
+
+    def reference(self, cell: Cell) -> None:
+        return None
+
+    def full_budget(self, cell: Cell) -> int:
+        return self.readouts[cell.readout].budget(cell.dim)
+
+    def engine_name(self, dim: int) -> str:
+        return "full"  # O(N) work per sample and unit
+
+    def engine_for(self, cell: Cell) -> sims.two_direction.TwoDirectionSGD:
+        return self.readouts[cell.readout].engine(cell.dim)
+
+    def check_budgets(self) -> None:
+        check_cell_budgets(self)
+
+    def cell_config(self, cell: Cell, budget: int | None = None) -> dict:
+        return self.readouts[cell.readout].cell_config(cell.dim, budget)
+
+    def write_cell(self, path, run: dict, cfg: dict) -> xr.Dataset:
+        return _write(Path(path), run, cfg)
+
+    def nan_hint(self, cell: Cell, cfg: dict) -> str:
+        return f"{cell.readout}: step {cfg['step']:.3g} produced NaN at N={cell.dim}: lower the step"
+
+
+def by_readout(cells: dict) -> dict[str, dict[int, xr.Dataset]]:
+    """Cells keyed by `Cell` -> {readout: {N: dataset}}, as the analysis reads them."""
+    out: dict[str, dict[int, xr.Dataset]] = {}
+    for cell, ds in sorted(cells.items()):
+        out.setdefault(cell.readout, {})[cell.dim] = ds
+    return out
+
+
+def run_all(config: APConfig, out: Path, progress: bool = True, **kw) -> dict[str, dict[int, xr.Dataset]]:
+    """Run (or reuse) every cell of every readout through the one cell loop; by readout and N."""
+    return by_readout(run_cells(APExperiment(config), Path(out), progress, **kw))
 
 
 def _num(x) -> float | None:
@@ -557,8 +581,86 @@ def _staircase_verdict(summary: dict) -> dict:
     }
 
 
+def config_from_args(args) -> APConfig:
+    """The APConfig the sweep's parsed flags describe (the profile, overridden by every flag given);
+    `--N` sets every readout's grid unless `--N-phase` sets the phase readout's."""
+    get = lambda name: getattr(args, name, None)
+    coupling = get("coupling") if get("coupling") is not None else (1.0 if get("correlated") else None)
+    dims = tuple(args.dims) if get("dims") else None
+    return APConfig.from_profile(
+        get("profile") or "default",
+        dims_amplitude=dims,
+        dims_phase=tuple(get("dims_phase") or get("dims") or ()) or None,
+        seeds=get("seeds"),
+        student=get("student"),
+        units=get("units"),
+        coupling=coupling,
+        snr_amplitude=get("snr_amplitude"),
+        snr_phase=get("snr_phase"),
+        budget_factor=get("budget_factor"),
+        root_seed=get("root_seed"),
+        chunk=get("chunk"),
+    )
+
+
+def describe(exp: APExperiment, out: Path) -> list[str]:
+    """The lines the sweep command prints before it runs."""
+    c = exp.config
+    lines = [f"theory [{name}]: {r.loss.verdict}" for name, r in exp.readouts.items()]
+    return lines + [
+        f"run: student={c.student} units={c.units} coupling={c.coupling:g} N={list(c.dims_amplitude)} "
+        f"(phase N={list(c.dims_phase)}) seeds={c.seeds} -> {out}"
+    ]
+
+
+def format_lines(summary: dict) -> list[str]:
+    """The table of cells, the fitted exponents and the verdicts, as printed by the command."""
+    fmt = lambda v: "inf" if v is None else f"{v:.3g}"
+    head = ("readout", "dir", "N", "seeds", "escaped", "median n", "95% CI", "ODE n")
+    widths = (10, 3, 5, 5, 8, 10, 22, 9)
+    lines = ["", " ".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True))]
+    for name, data in summary["readouts"].items():
+        for d in READOUTS[name][2]:
+            for r in data["cells"]:
+                med = r[f"median_escape_{d}"]
+                ci = f"[{fmt(med['lo'])}, {fmt(med['hi'])}]"
+                lines.append(
+                    f"{name:>10} {d:>3} {r['N']:>5} {r['seeds']:>5} {r[f'escaped_fraction_{d}']:>8.0%} "
+                    f"{fmt(med['value']):>10} {ci:>22} {fmt(r[f'ode_escape_{d}']):>9}"
+                )
+    lines.append("")
+    for name, data in summary["readouts"].items():
+        for d, fit in data["fits"].items():
+            e, q = fit["exponent"], fit["log_power"]
+            if e is None:
+                lines.append(f"{name} ({d}): no fit ({fit.get('reason', '')})")
+                continue
+            ode = "-" if fit["ode_exponent"] is None else f"{fit['ode_exponent']:.3f}"
+            lines.append(
+                f"{name} ({d}): fitted exponent {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}] "
+                f"(ODE over these N {ode}); free log power at exponent {fit['nominal_exponent']}: "
+                f"{q['value']:.2f} [{q['lo']:.2f}, {q['hi']:.2f}]"
+            )
+    word = {True: "HOLDS", False: "DOES NOT HOLD", None: "UNDECIDED"}
+    for key, verdict in summary["verdicts"].items():
+        if verdict is None:
+            lines += ["", f"{key}: not run (add --correlated)"]
+            continue
+        lines += ["", f"{key}: {word[verdict['holds']]}: {verdict['reason']}"]
+    return lines
+
+
+def report(exp: APExperiment, cells: dict, out: Path) -> tuple[Path, list[Path], list[str]]:
+    """Analyse the cells, write summary.json and the figures; returns (summary, figures, lines)."""
+    results = by_readout(cells)
+    summary = analyse(exp.config, results)
+    path = write_summary(out, summary, exp.config)
+    figs = figure(exp.config, results, summary, Path(out) / "escape")
+    return path, list(figs), format_lines(summary)
+
+
 def write_summary(out: Path, summary: dict, config: APConfig) -> Path:
-    payload = dict(summary, config=config.as_dict(), provenance=_results.provenance())
+    payload = dict(summary, config=config.as_dict(), provenance=sims.provenance())
     path = Path(out) / "summary.json"
     sims.atomic_write_bytes(path, (json.dumps(payload, indent=2, allow_nan=False) + "\n").encode())
     return path
@@ -718,7 +820,7 @@ def exponents_claim(tier: str, out: Path, root_seed: int = 0) -> dict:
     "theory brief 2.1 (Bardone & Goldt 2024); issue 5",
     Registration(
         prediction="the tied-latent two-direction ODE's u exponent (staircase exponent 1, phi from "
-        "theory._two_direction) and its escape count at the largest N",
+        "theory.two_direction) and its escape count at the largest N",
         statistic="slope of log median n_u against log N (tied latents) minus the ODE's; the "
         "independent-latent u exponent minus it; median n_u / ODE n_u at the largest N (95% bootstrap)",
         rule=STAIRCASE_RULE,
@@ -753,7 +855,7 @@ MOMENT_MARGIN = 0.05
     "values, for independent and for sign-tied latents (mu_11 = 0 versus mu_11 > 0).",
     "our two-direction model (docs/amplitude-phase.md)",
     Registration(
-        prediction="mu_pq from theory._two_direction.TwoDirectionModel(0.5, 10, c).hermite_moment, c = 0, 1 "
+        prediction="mu_pq from theory.two_direction.TwoDirectionModel(0.5, 10, c).hermite_moment, c = 0, 1 "
         "(mu_11 = 0 and 0.932)",
         statistic="sample mean of He_p(x.v) He_q(x.u) over the structured class minus the prediction, "
         "95% normal interval, for (p, q) in " + str(MOMENT_PAIRS),
@@ -772,11 +874,11 @@ def mixed_moments_claim(tier: str, out: Path, root_seed: int = 0) -> dict:
     rows, ests = [], []
     z = 1.959963984540054
     for c in (0.0, 1.0):
-        model = td.TwoDirectionModel(0.5, 10.0, c)
-        task = sd.TwoDirectionTask(0.5, 10.0, c)
+        model = theory.two_direction.TwoDirectionModel(0.5, 10.0, c)
+        task = sims.two_direction.TwoDirectionTask(0.5, 10.0, c)
         key = lambda k: jax.random.fold_in(jax.random.key(k), root_seed)
-        v, u = sd.draw_directions(key(7), basis)
-        x, y = sd.sample_two_direction(key(8), task, v, u, n)
+        v, u = sims.two_direction.draw_directions(key(7), basis)
+        x, y = sims.two_direction.sample_two_direction(key(8), task, v, u, n)
         keep = np.asarray(y) > 0
         xv, xu = (np.asarray(x @ d, np.float64)[keep] for d in (v, u))
         for p, q in MOMENT_PAIRS:

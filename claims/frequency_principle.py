@@ -15,7 +15,7 @@ settings we define), all vmapped over seeds:
   float64 computation, and permuted labels sit at the exact permutation floor.
 
 Definitions that are ours (the deep-FP paper's text was not available) are listed in
-`sims/_frequency_principle.py` and docs/frequency-principle.md.
+`sims/frequency_principle.py` and docs/frequency-principle.md.
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 import sims
-from sims import _frequency_principle as fp
+import sims.frequency_principle
 
 from ._figures import STYLE, save
-from ._registry import Above, AllOf, Below, Each, FractionAbove, Registration, register, tier_sizes
+from .registry import Above, AllOf, Below, Each, FractionAbove, Registration, register, tier_sizes
 
 
 EXPERIMENTS = ("1d", "filtering", "deep")
@@ -137,7 +137,7 @@ def _validate(cfg) -> None:
         raise ValueError(f"steps={cfg.steps} must be a positive multiple of record_every={cfg.record_every}")
     if not (cfg.learning_rate > 0 and math.isfinite(cfg.learning_rate)):
         raise ValueError(f"learning rate {cfg.learning_rate} must be positive and finite")
-    if cfg.activation not in fp.ACTIVATIONS:
+    if cfg.activation not in sims.frequency_principle.ACTIVATIONS:
         raise ValueError(f"unknown activation {cfg.activation!r}: use tanh or relu")
     if getattr(cfg, "samples", 1797) > 1797 or getattr(cfg, "samples", 1797) < 30:
         raise ValueError(f"samples={cfg.samples}: the bundled digits allow 30..1797")
@@ -183,20 +183,26 @@ def run_1d(config: Config1D, progress: bool = False) -> xr.Dataset:
     """Train `config.seeds` MLPs on Xu's 1-D target; record Delta_F at each target peak."""
     start = time.perf_counter()
     x = np.linspace(-5, 5, config.points, dtype=np.float32)[:, None]
-    y = np.asarray(fp.xu_target_1d(x), np.float32)
+    y = np.asarray(sims.frequency_principle.xu_target_1d(x), np.float32)
     spec = np.fft.fft(y[:, 0].astype(np.float64))
-    peaks = fp.select_peaks(np.abs(spec[: config.points // 2]))
-    trainer = fp.Trainer((1, *config.hidden, 1), config.activation, config.learning_rate)
+    peaks = sims.frequency_principle.select_peaks(np.abs(spec[: config.points // 2]))
+    layers = (1, *config.hidden, 1)
+    trainer = sims.frequency_principle.Trainer(layers, config.activation, config.learning_rate)
     xj, sj = jnp.asarray(x), jnp.asarray(spec.astype(np.complex64))
 
     def measure(params):
-        out, _ = fp.mlp_forward(params, xj, config.activation)
+        out, _ = sims.frequency_principle.mlp_forward(params, xj, config.activation)
         pred = jnp.fft.fft(out[:, 0])
-        return {"error": fp.peak_relative_error(pred, sj, peaks), "prediction": out[:, 0]}
+        return {
+            "error": sims.frequency_principle.peak_relative_error(pred, sj, peaks),
+            "prediction": out[:, 0],
+        }
 
     keys = jax.random.split(jax.random.fold_in(jax.random.key(0), config.root_seed), config.seeds)
     with _bar(config.steps, "1-D fit", progress) as bar:
-        steps, rec = fp.train(trainer, keys, x, y, config.steps, config.record_every, measure, bar.update)
+        steps, rec = sims.frequency_principle.train(
+            trainer, keys, x, y, config.steps, config.record_every, measure, bar.update
+        )
     ds = xr.Dataset(
         {
             "peak_error": (("step", "seed", "peak"), rec["error"]),
@@ -214,9 +220,9 @@ def run_1d(config: Config1D, progress: bool = False) -> xr.Dataset:
 def analyse_1d(ds: xr.Dataset) -> dict:
     steps = ds["step"].values
     err = ds["peak_error"].values  # (step, seed, peak)
-    t = fp.first_below(err, steps, THRESHOLD_1D)  # (seed, peak)
+    t = sims.frequency_principle.first_below(err, steps, THRESHOLD_1D)  # (seed, peak)
     peaks = ds["peak"].values
-    rho = np.array([fp.spearman(peaks, ts) for ts in t])
+    rho = np.array([sims.frequency_principle.spearman(peaks, ts) for ts in t])
     strict = np.array([bool(np.all(np.diff(ts) > 0)) for ts in t])
     est = mean_ci(rho)
     med_t = np.median(t, axis=0)
@@ -278,26 +284,34 @@ def figure_1d(ds: xr.Dataset, summary: dict, stem: Path) -> Path:
 
 def run_filtering(config: ConfigFilter, progress: bool = False) -> xr.Dataset:
     start = time.perf_counter()
-    x, y, _ = fp.load_digits_subset(config.samples)
+    x, y, _ = sims.frequency_principle.load_digits_subset(config.samples)
     if config.permute_labels:
         y = y[np.random.default_rng([5, config.root_seed]).permutation(len(y))]
-    scales = fp.distance_scales(x)
-    deltas = fp.delta_grid(x, config.n_delta)
-    d2 = fp.squared_distances(jnp.asarray(x))
-    kernels = jnp.stack([fp.gaussian_smoother(d2, d) for d in deltas])
-    lfr = np.asarray(fp.lfr_from_d2(d2, y, deltas))
-    floor = np.asarray(fp.lfr_floor_from_d2(d2, deltas))
-    trainer = fp.Trainer((64, *config.hidden, 10), config.activation, config.learning_rate)
+    scales = sims.frequency_principle.distance_scales(x)
+    deltas = sims.frequency_principle.delta_grid(x, config.n_delta)
+    d2 = sims.frequency_principle.squared_distances(jnp.asarray(x))
+    kernels = jnp.stack([sims.frequency_principle.gaussian_smoother(d2, d) for d in deltas])
+    lfr = np.asarray(sims.frequency_principle.lfr_from_d2(d2, y, deltas))
+    floor = np.asarray(sims.frequency_principle.lfr_floor_from_d2(d2, deltas))
+    trainer = sims.frequency_principle.Trainer(
+        (64, *config.hidden, 10), config.activation, config.learning_rate
+    )
     xj, yj = jnp.asarray(x), jnp.asarray(y)
 
     def measure(params):
-        out, _ = fp.mlp_forward(params, xj, config.activation)
-        e_low, e_high = fp.filter_errors(kernels, yj, out)
-        return {"e_low": e_low, "e_high": e_high, "lfr_output": fp.lfr_from_d2(d2, out, deltas)}
+        out, _ = sims.frequency_principle.mlp_forward(params, xj, config.activation)
+        e_low, e_high = sims.frequency_principle.filter_errors(kernels, yj, out)
+        return {
+            "e_low": e_low,
+            "e_high": e_high,
+            "lfr_output": sims.frequency_principle.lfr_from_d2(d2, out, deltas),
+        }
 
     keys = jax.random.split(jax.random.fold_in(jax.random.key(1), config.root_seed), config.seeds)
     with _bar(config.steps, "filtering", progress) as bar:
-        steps, rec = fp.train(trainer, keys, x, y, config.steps, config.record_every, measure, bar.update)
+        steps, rec = sims.frequency_principle.train(
+            trainer, keys, x, y, config.steps, config.record_every, measure, bar.update
+        )
     ds = xr.Dataset(
         {
             "e_low": (("step", "seed", "delta"), rec["e_low"]),
@@ -340,8 +354,8 @@ def censored_ratio_ci(num, den, budget: float, n_boot: int = sims.N_BOOT, seed: 
 
 def analyse_filtering(ds: xr.Dataset) -> dict:
     steps = ds["step"].values
-    t_low = fp.first_below(ds["e_low"].values, steps, THRESHOLD_FILTER)  # (seed, delta)
-    t_high = fp.first_below(ds["e_high"].values, steps, THRESHOLD_FILTER)
+    t_low = sims.frequency_principle.first_below(ds["e_low"].values, steps, THRESHOLD_FILTER)  # (seed, delta)
+    t_high = sims.frequency_principle.first_below(ds["e_high"].values, steps, THRESHOLD_FILTER)
     budget = float(steps[-1])
     rows = []
     for j, d in enumerate(ds["delta"].values):
@@ -420,13 +434,13 @@ def figure_filtering(ds: xr.Dataset, summary: dict, stem: Path) -> Path:
 def relative_delta_grid(x, n_delta: int) -> np.ndarray:
     """Kernel widths relative to a cloud's median pairwise distance: from half the input data's
     median nearest-neighbour distance to the median pairwise distance (both relative)."""
-    s = fp.distance_scales(x)
+    s = sims.frequency_principle.distance_scales(x)
     return np.geomspace(0.5 * s["nearest_neighbour"] / s["pairwise"], 1.0, n_delta)
 
 
 def run_deep(config: ConfigDeep, progress: bool = False) -> xr.Dataset:
     start = time.perf_counter()
-    x, y, _ = fp.load_digits_subset(config.samples)
+    x, y, _ = sims.frequency_principle.load_digits_subset(config.samples)
     n = x.shape[0]
     if config.permute_labels:
         y = y[np.random.default_rng([6, config.root_seed]).permutation(n)]
@@ -442,14 +456,16 @@ def run_deep(config: ConfigDeep, progress: bool = False) -> xr.Dataset:
             for s in range(config.seeds)
         ]
     )
-    measure = fp.layer_lfr_measure(config.activation, x, y, rel)
+    measure = sims.frequency_principle.layer_lfr_measure(config.activation, x, y, rel)
     keys = jax.random.split(jax.random.fold_in(jax.random.key(2), config.root_seed), config.seeds)
     parts = {}
     total = config.steps * len(config.depths)
     with _bar(total, "deep FP", progress) as bar:
         for depth in config.depths:
-            trainer = fp.Trainer((64, *([config.width] * depth), 10), config.activation, config.learning_rate)
-            steps, rec = fp.train(
+            trainer = sims.frequency_principle.Trainer(
+                (64, *([config.width] * depth), 10), config.activation, config.learning_rate
+            )
+            steps, rec = sims.frequency_principle.train(
                 trainer,
                 jax.vmap(lambda k, d=depth: jax.random.fold_in(k, d))(keys),
                 x,
@@ -497,8 +513,11 @@ def run_deep(config: ConfigDeep, progress: bool = False) -> xr.Dataset:
     ds["layer"].attrs["meaning"] = "0: the input itself; l >= 1: hidden layer l (NaN beyond the depth)"
     ds.attrs.update(_attrs(config, time.perf_counter() - start, "deep"))
     # reference LFR of the input, computed independently in float64 NumPy
-    s = fp.distance_scales(x)
-    ds["lfr_input_reference"] = (("delta",), fp.lfr_reference(x / s["pairwise"], y, rel))
+    s = sims.frequency_principle.distance_scales(x)
+    ds["lfr_input_reference"] = (
+        ("delta",),
+        sims.frequency_principle.lfr_reference(x / s["pairwise"], y, rel),
+    )
     return ds
 
 
@@ -512,14 +531,20 @@ def analyse_deep(ds: xr.Dataset) -> dict:
         layers = np.arange(1, depth + 1)
         end = lfr[-1][:, 1 : depth + 1, :]  # (seed, layer, delta)
         rho = np.array(
-            [[fp.spearman(layers, end[s, :, j]) for j in range(len(rel))] for s in range(end.shape[0])]
+            [
+                [sims.frequency_principle.spearman(layers, end[s, :, j]) for j in range(len(rel))]
+                for s in range(end.shape[0])
+            ]
         )
         est = mean_ci(rho[:, j_star])
         shift = lfr[-1, :, depth, j_star] - lfr[0, :, depth, j_star]
         shift_est = mean_ci(shift)
         start = lfr[0][:, 1 : depth + 1, :]
         rho0 = np.array(
-            [[fp.spearman(layers, start[s, :, j]) for j in range(len(rel))] for s in range(start.shape[0])]
+            [
+                [sims.frequency_principle.spearman(layers, start[s, :, j]) for j in range(len(rel))]
+                for s in range(start.shape[0])
+            ]
         )
         out["depths"][str(depth)] = {
             "spearman_at_start_at_delta_star": mean_ci(rho0[:, j_star]).as_dict(),
@@ -659,7 +684,7 @@ def run_experiment(experiment: str, config, out: Path, progress: bool = False) -
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ds = run(config, progress)
-    with sims._results.atomic_target(out / f"{experiment}.nc") as tmp:
+    with sims.atomic_target(out / f"{experiment}.nc") as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
     summary = analyse(ds)
     summary["config"] = dataclasses.asdict(config)

@@ -19,7 +19,9 @@ import theory
 
 from ._config import Experiment, SweepConfig
 from ._figures import STYLE, save, scaling_figure
-from ._registry import (
+from ._sweep import run_cells
+from ._verdicts import MARGIN, analyse, bound_rule
+from .registry import (
     Above,
     AllOf,
     Below,
@@ -33,8 +35,6 @@ from ._registry import (
     register,
     tier_sizes,
 )
-from ._sweep import run_cells
-from ._verdicts import MARGIN, analyse, bound_rule
 
 
 BETA = 10.0
@@ -623,7 +623,7 @@ MINIATURE = Registration(
 )
 
 
-def _miniature_stats(dims, maxima) -> dict:
+def miniature_stats(dims, maxima) -> dict:
     """The miniature's estimates from the per-N arrays of max |m| sqrt(N) over seeds."""
     meds = [sims.median_os_ci(m) for m in maxima]
     rng = np.random.default_rng(0)
@@ -662,7 +662,7 @@ def lower_bound_miniature(tier: str, out: Path, root_seed: int = 0) -> dict:
             f"N={dim}: median {np.median(small[-1]):.2f} at n={n_small}; {control[-1][0]}/{n_control} "
             f"escaped at n={n_large:.3g}"
         )
-    est = _miniature_stats(dims, small)
+    est = miniature_stats(dims, small)
     return {
         "prediction": "median max_t |m_t| sqrt(N) = O(1) at n = N^(k-3/2), no growth with N; escape at "
         f"n = {MINI_CONTROL:g} N^(k-1) log N",

@@ -15,11 +15,10 @@ import numpy as np
 import scipy.stats
 
 import sims
-from sims._engine import activation_derivative
 
 from ._config import Experiment, SweepConfig
 from ._figures import STYLE, save
-from ._registry import Above, AllOf, Below, Each, Registration, Within, register
+from .registry import Above, AllOf, Below, Each, Registration, Within, register
 
 
 KS_DIMS = {"smoke": (12,), "default": (16, 32), "full": (16, 32, 64)}
@@ -69,7 +68,7 @@ class WrongReducedSGD(sims.ReducedSGD):
 
     def _step_one(self, m, aux, draw, step):
         task, N = self.task, int(self.dim)
-        dsigma = activation_derivative(self.activation)
+        dsigma = sims.activation_derivative(self.activation)
         z, y, g, chi = draw
         z_u, z_e = z[0], z[1]
         x_u = jnp.where(y > 0, task.spike_coordinate(z_u, g), z_u)

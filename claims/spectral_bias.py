@@ -27,10 +27,10 @@ import scipy.stats
 import xarray as xr
 
 import sims
-from sims import _spectral_bias as sb
+import sims.spectral_bias
 
 from ._figures import STYLE, save
-from ._registry import Above, AllOf, Below, Each, Registration, Within, register, tier_sizes
+from .registry import Above, AllOf, Below, Each, Registration, Within, register, tier_sizes
 
 
 SOURCE = "Rahaman et al. 2019 (arXiv 1806.08734 v3); reference/spectral-bias-brief.md"
@@ -124,8 +124,10 @@ def settings(experiment: int, tier: str, **overrides) -> dict:
     return s
 
 
-def _fit_config(s: dict, amplitudes: str = "equal", petals: int | None = None) -> sb.FitConfig:
-    return sb.FitConfig(
+def _fit_config(
+    s: dict, amplitudes: str = "equal", petals: int | None = None
+) -> sims.spectral_bias.FitConfig:
+    return sims.spectral_bias.FitConfig(
         freqs=tuple(int(k) for k in s["freqs"]),
         amplitudes=amplitudes,
         n=int(s["n"]),
@@ -141,17 +143,17 @@ def _fit_config(s: dict, amplitudes: str = "equal", petals: int | None = None) -
 _RUNS: dict[str, dict] = {}  # one training per (config, seeds) in a process: experiments 1 and 2 share it
 
 
-def _train(cfg: sb.FitConfig, seeds: int, progress: bool, root_seed: int = 0) -> dict:
+def _train(cfg: sims.spectral_bias.FitConfig, seeds: int, progress: bool, root_seed: int = 0) -> dict:
     """Seeds root_seed * 10000 + (0, ..., seeds - 1): disjoint sets for different root seeds."""
     key = json.dumps([cfg.as_dict(), seeds, root_seed], sort_keys=True)
     if key not in _RUNS:
         ids = 10_000 * int(root_seed) + np.arange(seeds)
-        _RUNS[key] = sb.train(cfg, ids, track_norms=cfg.petals is None, progress=progress)
+        _RUNS[key] = sims.spectral_bias.train(cfg, ids, track_norms=cfg.petals is None, progress=progress)
     return _RUNS[key]
 
 
 def _est(values) -> dict:
-    m, lo, hi = sb.mean_ci(values)
+    m, lo, hi = sims.spectral_bias.mean_ci(values)
     return {"value": m, "lo": lo, "hi": hi, "n": int(np.isfinite(np.asarray(values, float)).sum())}
 
 
@@ -181,14 +183,14 @@ def experiment1(s: dict, progress: bool = False) -> tuple[xr.Dataset, dict]:
         mean_amp = run["amp"].mean(0)
         row = {"amplitudes": cfg.amps.tolist(), "wall_seconds": run["wall_seconds"], "thresholds": {}}
         for thr in THRESHOLDS:
-            per_seed = sb.first_crossing(run["amp"], steps, thr)  # (seed, freq)
-            rhos = np.array([sb.spearman(freqs, t) for t in per_seed])
-            t_mean_curve = sb.first_crossing(mean_amp, steps, thr)
+            per_seed = sims.spectral_bias.first_crossing(run["amp"], steps, thr)  # (seed, freq)
+            rhos = np.array([sims.spectral_bias.spearman(freqs, t) for t in per_seed])
+            t_mean_curve = sims.spectral_bias.first_crossing(mean_amp, steps, thr)
             rho = _est(rhos)
             est["rank"].append(rho)
             row["thresholds"][str(thr)] = {
                 "time_of_seed_mean_curve": _nan_none(t_mean_curve),
-                "rho_of_seed_mean_curve": sb.spearman(freqs, t_mean_curve),
+                "rho_of_seed_mean_curve": sims.spectral_bias.spearman(freqs, t_mean_curve),
                 "time_median_over_seeds": _nan_none(np.array([sims.median_ci(c).value for c in per_seed.T])),
                 "reached_fraction": np.isfinite(per_seed).mean(0).tolist(),
                 "rho_per_seed": rhos.tolist(),
@@ -472,7 +474,9 @@ def decay_verdict(resp: np.ndarray, freqs, norms) -> dict:
     mean = resp.mean(0)
     diffs = resp[:, 1:, 1:] - resp[:, 1:, :-1]  # (seed, norm > 0, adjacent pair)
     rises = _t_interval(diffs)
-    rho_seed = np.array([[sb.spearman(freqs, r[i]) for i in range(norms.size)] for r in resp])  # (seed, norm)
+    rho_seed = np.array(
+        [[sims.spectral_bias.spearman(freqs, r[i]) for i in range(norms.size)] for r in resp]
+    )  # (seed, norm)
     moved = (1 - mean.min(1)) >= MOVED
     rho = [_est(rho_seed[:, i]) for i in range(norms.size)]
     gap = resp[:, -1, 0] - resp[:, -1, -1]
@@ -507,7 +511,7 @@ def experiment2(s: dict, progress: bool = False) -> tuple[xr.Dataset, dict]:
         print(
             f"  perturbing: {norms.size} norms x {s['samples']} directions x {s['seeds']} seeds", flush=True
         )
-    resp = sb.perturbation_response(
+    resp = sims.spectral_bias.perturbation_response(
         cfg,
         run["params"],
         norms,
@@ -526,7 +530,7 @@ def experiment2(s: dict, progress: bool = False) -> tuple[xr.Dataset, dict]:
         **verdict,
         "response_at_max_norm": last,
         "passed": passed,
-        "param_norm": _est(np.asarray(jax.vmap(sb.param_norm)(run["params"]))),
+        "param_norm": _est(np.asarray(jax.vmap(sims.spectral_bias.param_norm)(run["params"]))),
     }
     ds = xr.Dataset(
         {"response": (("seed", "norm", "freq"), resp)},
@@ -656,12 +660,12 @@ def experiment5(s: dict, progress: bool = False) -> tuple[xr.Dataset, dict]:
     per_l = {}
     for i, L in enumerate(petals):
         mean_amp = ds.amplitude.values[i].mean(0)
-        t05 = sb.first_crossing(mean_amp, steps, 0.5)
+        t05 = sims.spectral_bias.first_crossing(mean_amp, steps, 0.5)
         per_l[str(L)] = {
             "final_loss": _est(loss[i]),
             "high_frequency_speed": _est(high[i]),
             "time_to_0.5_of_seed_mean": _nan_none(t05),
-            "rho_k_t0.5": sb.spearman(freqs, t05),
+            "rho_k_t0.5": sims.spectral_bias.spearman(freqs, t05),
             "final_amplitude_top": float(mean_amp[-1, -1]),
             "wall_seconds": rows[L]["wall_seconds"],
         }

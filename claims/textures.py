@@ -17,10 +17,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from sims import _loaders, _networks, _results, _textures
+import sims.loaders
+import sims.networks
+import sims.textures
 
 from ._figures import STYLE, save
-from ._registry import Above, Below, Registration, register, tier_sizes
+from .registry import Above, Below, Registration, register, tier_sizes
 
 
 SET_LABELS = {
@@ -58,16 +60,18 @@ class TextureConfig:
     train_on: str = "original"  # or "amplitude_equalised": the control trains on phase-only images
 
     def validated(self) -> TextureConfig:
-        if self.model not in _networks.MODEL_NAMES:
-            raise ValueError(f"unknown model {self.model!r}: use one of {', '.join(_networks.MODEL_NAMES)}")
+        if self.model not in sims.networks.MODEL_NAMES:
+            raise ValueError(
+                f"unknown model {self.model!r}: use one of {', '.join(sims.networks.MODEL_NAMES)}"
+            )
         kind, _, path = self.dataset.partition(":")
         if kind not in ("textures", "cifar100", "imagefolder") or (kind == "textures") == bool(path):
             raise ValueError(
                 f"unknown dataset {self.dataset!r}: use textures, cifar100:PATH or imagefolder:PATH"
             )
-        if self.center not in _textures.CENTER_NAMES:
+        if self.center not in sims.textures.CENTER_NAMES:
             raise ValueError(
-                f"unknown center {self.center!r}: use one of {', '.join(_textures.CENTER_NAMES)}"
+                f"unknown center {self.center!r}: use one of {', '.join(sims.textures.CENTER_NAMES)}"
             )
         if self.seeds < 2:
             raise ValueError(f"seeds={self.seeds}: need at least 2 seeds for intervals")
@@ -82,8 +86,8 @@ class TextureConfig:
     def learning_rate(self) -> float:
         return DEFAULT_LR[self.model] if self.lr is None else float(self.lr)
 
-    def train_config(self) -> _networks.TrainConfig:
-        return _networks.TrainConfig(
+    def train_config(self) -> sims.networks.TrainConfig:
+        return sims.networks.TrainConfig(
             steps=self.steps,
             batch=self.batch,
             lr=self.learning_rate,
@@ -99,30 +103,34 @@ class TextureConfig:
         return d
 
 
-def load_data(cfg: TextureConfig) -> _textures.ImageData:
+def load_data(cfg: TextureConfig) -> sims.textures.ImageData:
     """The standardised train/test images named by `cfg.dataset`."""
     kind, _, path = cfg.dataset.partition(":")
     if kind == "textures":
-        data = _textures.texture_data(cfg.patch, cfg.train_per_class, cfg.test_fraction, seed=cfg.root_seed)
+        data = sims.textures.texture_data(
+            cfg.patch, cfg.train_per_class, cfg.test_fraction, seed=cfg.root_seed
+        )
     elif kind == "cifar100":
-        data = _loaders.load_cifar100(Path(path), cfg.cifar_labels, cfg.limit_per_class, cfg.limit_per_class)
+        data = sims.loaders.load_cifar100(
+            Path(path), cfg.cifar_labels, cfg.limit_per_class, cfg.limit_per_class
+        )
     else:
-        data = _loaders.load_image_folder(Path(path), cfg.image_size, limit_per_class=cfg.limit_per_class)
+        data = sims.loaders.load_image_folder(Path(path), cfg.image_size, limit_per_class=cfg.limit_per_class)
     return data.standardise(cfg.center)
 
 
 def run_experiment(cfg: TextureConfig, progress: bool = True) -> tuple[dict, dict]:
-    """Train and evaluate; returns (run, summary) (see `sims._networks.train`, `_textures.summarise`)."""
+    """Train and evaluate; returns (run, summary) (see `sims.networks.train`, `sims.textures.summarise`)."""
     cfg = cfg.validated()
     data = load_data(cfg)
-    sets = _textures.make_test_sets(data, seed=cfg.root_seed)
+    sets = sims.textures.make_test_sets(data, seed=cfg.root_seed)
     if cfg.train_on == "amplitude_equalised":  # every training image gets the common spectrum
-        amp, dc = _textures.mean_amplitude(data.train_x)
-        data = dataclasses.replace(data, train_x=_textures.amplitude_equalise(data.train_x, amp, dc))
-    model = _networks.make_model(cfg.model, data.n_classes, cfg.hidden, cfg.width)
-    run = _networks.train(model, data.train_x, data.train_y, sets, cfg.train_config(), progress)
-    chance = _textures.chance_level(data.test_y)
-    summary = _textures.summarise(run, chance, {k: len(v[1]) for k, v in sets.items()})
+        amp, dc = sims.textures.mean_amplitude(data.train_x)
+        data = dataclasses.replace(data, train_x=sims.textures.amplitude_equalise(data.train_x, amp, dc))
+    model = sims.networks.make_model(cfg.model, data.n_classes, cfg.hidden, cfg.width)
+    run = sims.networks.train(model, data.train_x, data.train_y, sets, cfg.train_config(), progress)
+    chance = sims.textures.chance_level(data.test_y)
+    summary = sims.textures.summarise(run, chance, {k: len(v[1]) for k, v in sets.items()})
     summary.update(
         dataset=data.name,
         classes=list(data.classes),
@@ -241,19 +249,19 @@ def write_results(out: Path, run: dict, summary: dict) -> dict[str, Path]:
         },
     )
     ds["train_loss"].attrs["meaning"] = "mean minibatch loss since the previous evaluation step"
-    ds.attrs.update(_results.provenance())
+    ds.attrs.update(sims.provenance())
     ds.attrs.update(
         config=json.dumps(config, sort_keys=True),
-        config_hash=_results.config_hash(config),
+        config_hash=sims.config_hash(config),
         prng_impl="threefry2x32",
         chance=summary["chance"],
         wall_seconds=summary["wall_seconds"],
     )
     paths = {"results": out / "results.nc", "summary": out / "summary.json"}
-    with _results.atomic_target(paths["results"]) as tmp:
+    with sims.atomic_target(paths["results"]) as tmp:
         ds.to_netcdf(tmp, engine="h5netcdf")
-    full = dict(summary, provenance=_results.provenance())
-    _results.atomic_write_bytes(paths["summary"], (json.dumps(full, indent=2) + "\n").encode())
+    full = dict(summary, provenance=sims.provenance())
+    sims.atomic_write_bytes(paths["summary"], (json.dumps(full, indent=2) + "\n").encode())
     paths["figure"] = figure(run, summary, out / "textures")[0]
     return paths
 
@@ -271,7 +279,7 @@ def figure(run: dict, summary: dict, stem: Path) -> list[Path]:
             1, 2, figsize=(7.4, 3.0), constrained_layout=True, gridspec_kw={"width_ratios": [1.5, 1]}
         )
         for j, k in enumerate(names):
-            m, lo, hi = _textures.mean_curve_ci(acc[:, :, j])
+            m, lo, hi = sims.textures.mean_curve_ci(acc[:, :, j])
             ax.plot(x, m, color=SET_COLORS[k], lw=1.4, label=SET_LABELS[k])
             ax.fill_between(x, lo, hi, color=SET_COLORS[k], alpha=0.2, lw=0)
             st = summary["leave_chance"][k]["median_step"]

@@ -19,29 +19,22 @@ from ._engine import (
     CHUNK,
     ENGINE_CLASSES,
     ENGINE_VERSION,
+    MAX_STEPS,
     START_NAMES,
     OnlineSGD,
     OverlapSDE,
     ReducedSGD,
+    chisquare,
+    packed_signs,
     reduced_is_exact,
 )
+from ._errors import SimulationError
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
-from ._loaders import load_cifar100, load_image_folder
-from ._networks import MODEL_NAMES, SmallCNN, TrainConfig, TrainingDiverged, TwoLayer
-from ._powerlaw import (
-    PLACEMENT_NAMES,
-    PREACTIVATIONS,
-    ColouredSGD,
-    descent_direction,
-    draw_placed_spike,
-    effective_overlap,
-    power_spectrum,
-    sample_coloured_class,
-)
 from ._results import (
     CELL_VARIABLES,
     SCHEMA_VERSION,
     CellFileError,
+    atomic_target,
     atomic_write_bytes,
     cell_status,
     config_hash,
@@ -69,7 +62,19 @@ from ._stats import (
     ratio_slope_fit,
     upper_median,
 )
-from ._textures import (
+from .loaders import load_cifar100, load_image_folder
+from .networks import MODEL_NAMES, SmallCNN, TrainConfig, TwoLayer
+from .powerlaw import (
+    PLACEMENT_NAMES,
+    PREACTIVATIONS,
+    ColouredSGD,
+    descent_direction,
+    draw_placed_spike,
+    effective_overlap,
+    power_spectrum,
+    sample_coloured_class,
+)
+from .textures import (
     TEST_SET_NAMES,
     TEXTURE_NAMES,
     ImageData,
@@ -78,7 +83,7 @@ from ._textures import (
     phase_randomise,
     texture_data,
 )
-from ._two_direction import (
+from .two_direction import (
     TWO_DIRECTION_VERSION,
     ReducedTwoDirectionSGD,
     TwoDirectionSGD,
@@ -99,7 +104,7 @@ __all__ = [
     "MODEL_NAMES",
     "SmallCNN",
     "TrainConfig",
-    "TrainingDiverged",
+    "SimulationError",
     "TwoLayer",
     "TEST_SET_NAMES",
     "TEXTURE_NAMES",
@@ -123,6 +128,7 @@ __all__ = [
     "draw_directions",
     "sample_two_direction",
     "ENGINE_VERSION",
+    "MAX_STEPS",
     "CHUNK",
     "N_BOOT",
     "DESIGNS",
@@ -151,7 +157,10 @@ __all__ = [
     "SpikeTask",
     "activation",
     "activation_derivative",
+    "atomic_target",
     "atomic_write_bytes",
+    "chisquare",
+    "packed_signs",
     "bootstrap_medians",
     "config_hash",
     "draw_noise",

@@ -8,8 +8,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-
-ACTIVATION_NAMES = ("he1", "he2", "he3", "he4", "he5", "he6", "relu", "tanh", "erf")
+from vocabulary import ACTIVATION_NAMES
 
 
 def hermite_prob(j: int, x: jax.Array) -> jax.Array:

@@ -32,10 +32,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vocabulary import TASK_NAMES
+
 from ._latents import LatentSampler, latent_sampler
 
 
-TASK_NAMES = ("phase", "amplitude", "mean")
 NOISE_NAMES = ("gaussian", "fixed_amplitude")
 
 

@@ -31,20 +31,24 @@ import functools as ft
 import math
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from vocabulary import START_NAMES
+
 from ._activations import activation_derivative
 from ._data import NOISE_NAMES, FourierBasis, SpikeTask, draw_noise, draw_spike
 
 
-START_NAMES = ("random", "conditioned")
 CHUNK = 8
 """Trajectories per chunk by default: a run pads its trajectories to whole chunks and computes the
 chunks one after the other (split over devices), each with the same compiled program, so that a
 trajectory's numbers are bitwise the same alone, in any batch and on any device count."""
+MAX_STEPS = 2**31 - 2
+"""The most SGD steps one run can count (step counters are int32)."""
 ENGINE_VERSION = 2
 """Bumped whenever a change alters the numbers the engine produces; stored cells of an older version
 are recomputed."""
@@ -170,6 +174,7 @@ class _SphericalSGD:
 
     def __post_init__(self):
         check_dimensions(self.dim, self.shape, self.batch)
+        self._check_activation()
         if self.noise not in NOISE_NAMES:
             raise ValueError(f"unknown noise {self.noise!r}: use one of {', '.join(NOISE_NAMES)}")
         if self.start not in START_NAMES:
@@ -180,7 +185,6 @@ class _SphericalSGD:
             raise ValueError("float64 needs jax_enable_x64: set JAX_ENABLE_X64=1 or use --float64")
         if not 0 < self.m_escape < 1:
             raise ValueError(f"escape overlap must lie in (0, 1), got {self.m_escape}")
-        activation_derivative(self.activation)  # validates the name
         if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
             raise ValueError(f"chunk must be a positive integer, got {self.chunk!r}")
 
@@ -189,6 +193,23 @@ class _SphericalSGD:
         return FourierBasis(self.shape or (self.dim,))
 
     # -- what an engine defines ----------------------------------------------------------------
+    def _check_activation(self) -> None:
+        activation_derivative(self.activation)  # validates the name
+
+    overlap_names: ClassVar[tuple[str, ...]] = ()
+    """Empty: one overlap m per trajectory (escape: |m| >= m_escape). Names of D directions: the
+    overlap is a vector of D components with one escape threshold each (`escape_thresholds`), and
+    every output about it gains a trailing axis of length D."""
+
+    @property
+    def escape_thresholds(self) -> tuple[float, ...] | float:
+        return self.m_escape
+
+    @property
+    def escape_needed(self) -> tuple[bool, ...] | bool:
+        """The directions whose escape finishes a trajectory (all of them by default)."""
+        return True if not self.overlap_names else (True,) * len(self.overlap_names)
+
     def _init_one(self, key: jax.Array):
         """(state, aux) of one trajectory from its key; aux is constant along the run."""
         raise NotImplementedError
@@ -207,8 +228,14 @@ class _SphericalSGD:
         raise NotImplementedError
 
     def _overlap_one(self, state, aux) -> jax.Array:
-        """The overlap m of one trajectory."""
+        """The overlap m of one trajectory (shape (D,) for D `overlap_names`)."""
         raise NotImplementedError
+
+    def _finished(self, esc, bad):
+        """Per trajectory: every needed direction escaped, or the run went non-finite."""
+        if not self.overlap_names:
+            return (esc >= 0) | bad
+        return jnp.all((esc >= 0) | ~jnp.asarray(self.escape_needed), axis=-1) | bad
 
     # -- keys ----------------------------------------------------------------------------------
     def seed_keys(self, root_seed: int, seeds: np.ndarray) -> jax.Array:
@@ -217,12 +244,21 @@ class _SphericalSGD:
         return jax.vmap(lambda s: jax.random.fold_in(cell, s))(jnp.asarray(seeds, jnp.uint32))
 
     def initial_state(self, keys: jax.Array):
-        """(state, aux) for each key, batched along the first axis."""
-        return self._initial_state(keys)
+        """(state, aux) for each key, batched along the first axis.
+
+        Computed in chunks of `chunk` keys (padded with copies of the last), one chunk after the
+        other with the same compiled body: XLA may sum a vector in a different order when it is
+        vectorised over a different number of trajectories, so a start must not depend on how many
+        seeds are drawn beside it."""
+        n, C = keys.shape[0], int(self.chunk)
+        pad = (-n) % C
+        padded = jnp.concatenate([keys] + [keys[-1:]] * pad) if pad else keys
+        out = self._initial_state(padded.reshape((-1, C) + keys.shape[1:]))
+        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n], out)
 
     @ft.cached_property
     def _initial_state(self):
-        return jax.jit(jax.vmap(self._init_one))
+        return jax.jit(lambda chunks: jax.lax.map(jax.vmap(self._init_one), chunks))
 
     def _favour(self, m: jax.Array) -> jax.Array:
         """-1 where the start must be flipped to the favourable side, else +1."""
@@ -240,7 +276,9 @@ class _SphericalSGD:
         escaped). The host calls `advance` once per checkpoint and decides there whether to stop,
         so the programs hold neither host callbacks nor collectives (and enter JAX's persistent
         cache)."""
-        m_esc = self.m_escape
+        m_esc = self.escape_thresholds
+        vector = bool(self.overlap_names)
+        finished = self._finished
         K = int(self.steps_per_draw)
         step_batch = jax.vmap(self._step_one)
         draw_batch = jax.vmap(self._draws_one)
@@ -249,7 +287,7 @@ class _SphericalSGD:
         def advance_chunk(carry, aux, data_keys, steps, t_end):
             def cond(c):
                 state, t, esc, mx, bad = c
-                return (t < t_end) & ~jnp.all((esc >= 0) | bad)
+                return (t < t_end) & ~jnp.all(finished(esc, bad))
 
             def inner(c):
                 # One block of K steps; after a checkpoint inside a block, the block is drawn
@@ -272,8 +310,8 @@ class _SphericalSGD:
                         new = jax.tree.map(lambda n, o: jnp.where(live, n, o), new, state)
                     m = overlap(new, aux)
                     am = jnp.abs(m)
-                    esc = jnp.where(live & (esc < 0) & (am >= m_esc), tj, esc)
-                    bad = bad | ~jnp.isfinite(m)
+                    esc = jnp.where(live & (esc < 0) & (am >= jnp.asarray(m_esc, am.dtype)), tj, esc)
+                    bad = bad | (~jnp.all(jnp.isfinite(m), axis=-1) if vector else ~jnp.isfinite(m))
                     mx = jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0))
                     return (new, esc, mx, bad), None
 
@@ -285,10 +323,11 @@ class _SphericalSGD:
             return jax.lax.while_loop(cond, inner, carry)
 
         def start(state0, aux):
-            m0 = jax.vmap(overlap)(state0, aux)  # (chunks, C)
-            esc0 = jnp.where(jnp.abs(m0) >= m_esc, 0, -1).astype(jnp.int32)  # escaped at the start
+            m0 = jax.vmap(overlap)(state0, aux)  # (chunks, C[, D])
+            hit0 = jnp.abs(m0) >= jnp.asarray(m_esc, m0.dtype)
+            esc0 = jnp.where(hit0, 0, -1).astype(jnp.int32)  # escaped at the start
             t0 = jnp.zeros(m0.shape[:1], jnp.int32)
-            return (state0, t0, esc0, jnp.abs(m0), jnp.zeros(m0.shape, bool)), m0
+            return (state0, t0, esc0, jnp.abs(m0), jnp.zeros(m0.shape[:2], bool)), m0
 
         def advance(carry, aux, data_keys, steps, t_end):
             carry = jax.lax.map(
@@ -373,7 +412,7 @@ class _SphericalSGD:
         if seeds.size == 0 or np.any(seeds < 0) or not np.issubdtype(seeds.dtype, np.integer):
             raise ValueError(f"seeds must be non-negative integers, got {seeds.tolist()}")
         total_steps = max(1, math.ceil(budget_samples / self.batch))
-        if total_steps >= 2**31 - 1:
+        if total_steps > MAX_STEPS:
             raise ValueError(f"budget of {budget_samples} samples is too large for one run")
         ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
         n_step, n_seed = steps.size, seeds.size
@@ -409,35 +448,40 @@ class _SphericalSGD:
         compile_seconds = time.perf_counter() - start_compile
         start = time.perf_counter()
         carry, m0 = programs["start"](state0, aux)
-        ms = np.full((len(ends), n_chunks * C), np.nan)
+        D = (len(self.overlap_names),) if self.overlap_names else ()
+        flat = lambda a: np.asarray(a).reshape((n_chunks * C, *D))  # (trajectory[, direction])
+        needed = np.asarray(self.escape_needed)
+        escaped = lambda esc: np.all((esc >= 0) | ~needed, axis=-1) if D else esc >= 0
+        ms = np.full((len(ends), n_chunks * C, *D), np.nan)
         ts = np.zeros((len(ends), n_chunks), np.int64)
         report = _ChunkProgress(progress, n_chunks, self.batch, n_traj) if progress is not None else None
         stop_step = int(ends[-1])
         for j, t_end in enumerate(ends):
             carry, m = programs["advance"](carry, aux, data_keys, flat_steps, jnp.int32(t_end))
-            esc_all = np.asarray(carry[2]).reshape(-1)
-            ms[j], ts[j] = np.asarray(m).reshape(-1), np.asarray(carry[1])
+            done_all = escaped(flat(carry[2]))
+            ms[j], ts[j] = flat(m), np.asarray(carry[1])
             if report is not None:
-                done = ((esc_all >= 0) | np.asarray(carry[4]).reshape(-1)).reshape(n_chunks, C).sum(axis=1)
+                done = (done_all | np.asarray(carry[4]).reshape(-1)).reshape(n_chunks, C).sum(axis=1)
                 for chunk in range(n_chunks):
                     report(chunk, int(ts[j, chunk]), int(done[chunk]))
-            if int(np.sum(real & (esc_all >= 0))) >= stop:  # the early stop: decided here, for all devices
+            if int(np.sum(real & done_all)) >= stop:  # the early stop: decided here, for all devices
                 stop_step = int(t_end)
                 break
         wall = time.perf_counter() - start
-        m0, esc, mx, bad = (np.asarray(a).reshape(-1)[:n_traj] for a in (m0, carry[2], carry[3], carry[4]))
-        ms = ms.T[:n_traj]  # (trajectory, checkpoint)
+        m0, esc, mx = (flat(a)[:n_traj] for a in (m0, carry[2], carry[3]))
+        bad = np.asarray(carry[4]).reshape(-1)[:n_traj]
+        ms = np.moveaxis(ms, 0, -1)[:n_traj]  # (trajectory[, direction], checkpoint)
         # checkpoints each chunk actually reached (a chunk stops once all its trajectories escaped)
         reached = np.repeat(ts.T == ends, C, axis=0)[:n_traj]
-        ms = np.where(reached, ms, np.nan)
-        shape = (n_step, n_seed)
+        ms = np.where(reached.reshape((n_traj,) + (1,) * len(D) + (len(ends),)), ms, np.nan)
+        shape = (n_step, n_seed, *D)
         escape = np.where(esc >= 0, esc.astype(np.float64) * self.batch, np.nan)
         return {
             "initial_overlap": m0.reshape(shape),
             "overlap": ms.reshape(shape + (len(ends),)),
             "escape_samples": escape.reshape(shape),
             "max_abs_overlap": mx.reshape(shape),
-            "finite": (~bad).reshape(shape),
+            "finite": (~bad).reshape(shape[:2]),
             "checkpoint_samples": ends.astype(np.float64) * self.batch,
             "stop_samples": np.float64(stop_step * self.batch),
             "wall_seconds": np.float64(wall),

@@ -9,8 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-LATENT_NAMES = ("rademacher", "uniform", "laplace", "skewed", "gaussian", "moments:M1,M2,M3,...")
+from vocabulary import LATENT_NAMES
 
 
 @dataclasses.dataclass(frozen=True)

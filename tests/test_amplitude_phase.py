@@ -3,7 +3,6 @@ smoke tier, and the command line."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -16,11 +15,12 @@ import sympy as sp
 from conftest import sample_moment_se, within_se
 
 import claims
+import sims.two_direction
 import theory
+import theory.two_direction
 from claims import amplitude_phase as ap
-from claims._registry import REGISTRY
-from sims import _two_direction as sd
-from theory import _two_direction as td
+from claims.cli import amplitude_phase as amplitude_phase_command
+from claims.registry import REGISTRY
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,27 +28,24 @@ NAMES = [n for n in REGISTRY if n.startswith("amplitude_phase.")]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("ap_script", ROOT / "scripts" / "amplitude_phase.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return amplitude_phase_command
 
 
 # ---- theory ------------------------------------------------------------------------------------
 def test_hermite_combinations_parse_and_refuse():
-    assert td.hermite_combination("he2-0.5he4") == {2: 1, 4: sp.Rational(-1, 2)}
-    assert sd.hermite_combination("-he4") == {4: -1.0}
+    assert theory.two_direction.hermite_combination("he2-0.5he4") == {2: 1, 4: sp.Rational(-1, 2)}
+    assert sims.two_direction.hermite_combination("-he4") == {4: -1.0}
     for bad in ("relu", "he2he4", "", "he0", "2"):
         with pytest.raises(ValueError, match="combination"):
-            td.hermite_combination(bad)
+            theory.two_direction.hermite_combination(bad)
         with pytest.raises(ValueError, match="combination"):
-            sd.hermite_combination(bad)
+            sims.two_direction.hermite_combination(bad)
 
 
 @pytest.mark.parametrize("coupling", [0.0, 0.5, 1.0])
 def test_mixed_moments_closed_forms(coupling):
     ba, bp = 0.5, 10.0
-    model = td.TwoDirectionModel(ba, bp, coupling)
+    model = theory.two_direction.TwoDirectionModel(ba, bp, coupling)
     assert model.hermite_moment(2, 0) == sp.nsimplify(ba)
     assert model.hermite_moment(0, 2) == 0  # u stays whitened for every coupling
     kappa4 = -2 * bp**2 / (1 + bp) ** 2
@@ -58,15 +55,15 @@ def test_mixed_moments_closed_forms(coupling):
 
 
 def test_exponents_and_staircase():
-    indep = td.TwoDirectionModel(0.5, 10.0, 0.0)
-    tied = td.TwoDirectionModel(0.5, 10.0, 1.0)
-    amp = td.TwoDirectionLoss(indep, "he2")
+    indep = theory.two_direction.TwoDirectionModel(0.5, 10.0, 0.0)
+    tied = theory.two_direction.TwoDirectionModel(0.5, 10.0, 1.0)
+    amp = theory.two_direction.TwoDirectionLoss(indep, "he2")
     assert (amp.exponent_v, amp.exponent_u, amp.staircase_exponent) == (2, None, None)
-    ph = td.TwoDirectionLoss(indep, "-he4")
+    ph = theory.two_direction.TwoDirectionLoss(indep, "-he4")
     assert (ph.exponent_v, ph.exponent_u, ph.staircase_exponent) == (4, 4, 4)
-    st = td.TwoDirectionLoss(tied, "he2")
+    st = theory.two_direction.TwoDirectionLoss(tied, "he2")
     assert (st.exponent_v, st.exponent_u, st.staircase_exponent) == (2, None, 1)
-    assert td.TwoDirectionLoss(tied, "-he4").staircase_exponent == 3
+    assert theory.two_direction.TwoDirectionLoss(tied, "-he4").staircase_exponent == 3
     # Along one direction alone the loss is the single-direction task's.
     for loss, task, d in ((amp, "amplitude", "v"), (ph, "phase", "u")):
         single = theory.PopulationLoss(task, "rademacher", loss.activation, 0.5 if d == "v" else 10.0)
@@ -78,12 +75,14 @@ def test_exponents_and_staircase():
     top = np.linalg.eigh(np.array([[0.5, mu11], [mu11, 0.0]]))[1][:, -1]
     np.testing.assert_allclose([mv, mu], np.abs(top), atol=1e-4)
     with pytest.raises(ValueError, match="coupling"):
-        td.TwoDirectionModel(0.5, 10.0, 1.5)
+        theory.two_direction.TwoDirectionModel(0.5, 10.0, 1.5)
 
 
 def test_two_direction_ode_reduces_to_the_single_direction_ode():
     """With m_v = 0 and independent latents, the -He4 readout is the phase task's ODE."""
-    loss = td.TwoDirectionLoss(td.TwoDirectionModel(0.5, 10.0, 0.0), "-he4")
+    loss = theory.two_direction.TwoDirectionLoss(
+        theory.two_direction.TwoDirectionModel(0.5, 10.0, 0.0), "-he4"
+    )
     single = theory.OverlapDynamics(theory.PopulationLoss("phase", "rademacher", "-he4", 10.0), 0.75)
     for dim in (16, 32):
         step = single.step(dim)
@@ -97,10 +96,10 @@ def test_samples_have_the_model_statistics():
     import sims
 
     basis = sims.FourierBasis((12,))
-    task = sd.TwoDirectionTask(0.5, 10.0, 1.0)
-    v, u = sd.draw_directions(jax.random.key(1), basis)
+    task = sims.two_direction.TwoDirectionTask(0.5, 10.0, 1.0)
+    v, u = sims.two_direction.draw_directions(jax.random.key(1), basis)
     assert abs(float(v @ u)) < 1e-6 and math.isclose(float(v @ v), 1, rel_tol=1e-5)
-    x, y = sd.sample_two_direction(jax.random.key(2), task, v, u, 100_000)
+    x, y = sims.two_direction.sample_two_direction(jax.random.key(2), task, v, u, 100_000)
     x, y = np.asarray(x, float), np.asarray(y)
     xv, xu = x[y > 0] @ np.asarray(v, float), x[y > 0] @ np.asarray(u, float)
     est, se = sample_moment_se(xv, 2)
@@ -108,23 +107,25 @@ def test_samples_have_the_model_statistics():
     est, se = sample_moment_se(xu, 2)
     assert within_se(est, 1.0, se)
     est, se = sample_moment_se(xv * xu, 1)
-    assert within_se(est, float(td.TwoDirectionModel(0.5, 10.0, 1.0).hermite_moment(1, 1)), se)
+    assert within_se(
+        est, float(theory.two_direction.TwoDirectionModel(0.5, 10.0, 1.0).hermite_moment(1, 1)), se
+    )
     noise = x[y < 0] @ np.asarray(v, float)
     est, se = sample_moment_se(noise, 2)
     assert within_se(est, 1.0, se)
 
 
 def test_engine_validation():
-    task = sd.TwoDirectionTask(0.5, 10.0)
+    task = sims.two_direction.TwoDirectionTask(0.5, 10.0)
     with pytest.raises(ValueError, match="N=3"):
-        sd.TwoDirectionSGD(3, task, "he2")
+        sims.two_direction.TwoDirectionSGD(3, task, "he2")
     with pytest.raises(ValueError, match="stop_on"):
-        sd.TwoDirectionSGD(16, task, "he2", stop_on=("w",))
+        sims.two_direction.TwoDirectionSGD(16, task, "he2", stop_on=("w",))
     with pytest.raises(ValueError, match="He_8"):
-        sd.TwoDirectionSGD(16, task, "he8")
+        sims.two_direction.TwoDirectionSGD(16, task, "he8")
     with pytest.raises(ValueError, match="snr_phase"):
-        sd.TwoDirectionTask(0.5, -1.0)
-    eng = sd.TwoDirectionSGD(16, task, "he2")
+        sims.two_direction.TwoDirectionTask(0.5, -1.0)
+    eng = sims.two_direction.TwoDirectionSGD(16, task, "he2")
     with pytest.raises(ValueError, match="step"):
         eng.run(0.0, [0], 10)
     with pytest.raises(ValueError, match="seeds"):
@@ -133,10 +134,11 @@ def test_engine_validation():
 
 @pytest.mark.slow  # kept out of the 10-minute fast tier
 def test_two_layer_student_best_unit_and_reproducibility():
-    task = sd.TwoDirectionTask(0.5, 10.0, 1.0)
-    eng = sd.TwoDirectionSGD(10, task, "he2", units=3, start="random", escape=(0.6, 0.45))
+    task = sims.two_direction.TwoDirectionTask(0.5, 10.0, 1.0)
+    eng = sims.two_direction.TwoDirectionSGD(10, task, "he2", units=3, start="random", escape=(0.6, 0.45))
     keys = eng.seed_keys(0, np.arange(4))
-    v, u, W = (np.asarray(a) for a in eng.initial_state(keys))
+    W, (v, u) = eng.initial_state(keys)
+    W, v, u = np.asarray(W), np.asarray(v), np.asarray(u)
     run = eng.run(0.05, np.arange(4), 4000, n_checkpoints=8)
     np.testing.assert_allclose(
         run["initial_overlap_v"], np.abs(np.einsum("skn,sn->sk", W, v)).max(1), atol=1e-6

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import sims
-from claims._intervals import order_statistic_median_ci
+from claims import order_statistic_median_ci
 
 
 REPS = 600  # Monte Carlo standard error of a coverage near 0.95: about 0.009
@@ -73,7 +73,7 @@ def test_censored_error_bars_draw_unknown_ends_as_carets():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from claims._intervals import censored_errorbar
+    from claims import censored_errorbar
 
     fig, ax = plt.subplots()
     censored_errorbar(ax, [1, 2, 3], [2.0, None, 5.0], [1.0, 3.0, None], [3.0, None, 6.0], fmt="o", color="k")

@@ -13,8 +13,8 @@ import pytest
 import xarray as xr
 
 import claims.frequency_principle as fpc
-from claims._registry import REGISTRY
-from sims import _frequency_principle as fp
+import sims.frequency_principle
+from claims.registry import REGISTRY
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,9 +27,9 @@ def _cloud(n=120, d=2, seed=0):
 
 def test_smoother_is_a_true_gaussian_in_the_distance():
     x = _cloud(40, 3)
-    d2 = np.asarray(fp.squared_distances(jnp.asarray(x)), np.float64)
+    d2 = np.asarray(sims.frequency_principle.squared_distances(jnp.asarray(x)), np.float64)
     delta = 0.4
-    k = np.asarray(fp.gaussian_smoother(jnp.asarray(d2), delta), np.float64)
+    k = np.asarray(sims.frequency_principle.gaussian_smoother(jnp.asarray(d2), delta), np.float64)
     dist = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1).astype(np.float64))
     gauss = np.exp(-(dist**2) / (2 * delta**2))
     laplace = np.exp(-dist / (2 * delta**2))  # the original code's "Gaussian RBF"
@@ -41,70 +41,84 @@ def test_smoother_is_a_true_gaussian_in_the_distance():
 def test_lfr_limits_and_reference():
     x = _cloud()
     y = np.sin(3 * x[:, 0]) + 0.3 * x[:, 1]
-    d2 = fp.squared_distances(jnp.asarray(x))
+    d2 = sims.frequency_principle.squared_distances(jnp.asarray(x))
     deltas = np.array([1e-4, 0.05, 0.2, 50.0])
-    lfr = np.asarray(fp.lfr_from_d2(d2, y, deltas))
+    lfr = np.asarray(sims.frequency_principle.lfr_from_d2(d2, y, deltas))
     assert np.all(np.isfinite(lfr))
     assert lfr[0] == pytest.approx(1.0, abs=1e-5)  # far below the NN distance: identity, not 0/0
     assert lfr[-1] < 1e-3  # far above the diameter: the (removed) mean only
     assert np.all(np.diff(lfr) < 0)
-    assert np.allclose(lfr, fp.lfr_reference(x, y, deltas), rtol=1e-4, atol=1e-6)
+    assert np.allclose(lfr, sims.frequency_principle.lfr_reference(x, y, deltas), rtol=1e-4, atol=1e-6)
 
 
 def test_lfr_decreases_with_target_frequency_inside_the_window():
     x = _cloud(600, 2, seed=1)
     w = np.array([0.6, 0.8])
-    s = fp.distance_scales(x)
+    s = sims.frequency_principle.distance_scales(x)
     delta = math.sqrt(s["nearest_neighbour"] * s["pairwise"]) / 3  # inside [NN, pairwise]
-    d2 = fp.squared_distances(jnp.asarray(x))
-    vals = [float(fp.lfr_from_d2(d2, np.sin(k * np.pi * x @ w), [delta])[0]) for k in (1, 2, 4, 8)]
+    d2 = sims.frequency_principle.squared_distances(jnp.asarray(x))
+    vals = [
+        float(sims.frequency_principle.lfr_from_d2(d2, np.sin(k * np.pi * x @ w), [delta])[0])
+        for k in (1, 2, 4, 8)
+    ]
     assert np.all(np.diff(vals) < 0), vals
 
 
 def test_permutation_floor_is_the_expectation():
     x = _cloud(60, 2, seed=2)
     y = np.cos(4 * x[:, 0])
-    d2 = fp.squared_distances(jnp.asarray(x))
+    d2 = sims.frequency_principle.squared_distances(jnp.asarray(x))
     delta = 0.15
-    floor = float(fp.lfr_floor_from_d2(d2, [delta])[0])
-    k = np.asarray(fp.gaussian_smoother(d2, delta), np.float64)
+    floor = float(sims.frequency_principle.lfr_floor_from_d2(d2, [delta])[0])
+    k = np.asarray(sims.frequency_principle.gaussian_smoother(d2, delta), np.float64)
     rng = np.random.default_rng(3)
     perms = np.stack([y[rng.permutation(60)] for _ in range(400)])  # (draws, n)
     perms = perms - perms.mean(1, keepdims=True)
     draws = ((perms @ k.T) ** 2).sum(1) / (perms**2).sum(1)
     se = draws.std(ddof=1) / math.sqrt(draws.size)
     assert abs(draws.mean() - floor) <= 4 * se
-    assert float(fp.lfr_from_d2(d2, y, [delta])[0]) > floor + 10 * draws.std()  # structure is visible
+    assert (
+        float(sims.frequency_principle.lfr_from_d2(d2, y, [delta])[0]) > floor + 10 * draws.std()
+    )  # structure is visible
 
 
 def test_layer_normalisation_is_invariant_to_scale_rotation_and_padding():
-    x, y, _ = fp.load_digits_subset(80)
+    x, y, _ = sims.frequency_principle.load_digits_subset(80)
     iu = tuple(jnp.asarray(a) for a in np.triu_indices(80, 1))
     q, _ = np.linalg.qr(np.random.default_rng(4).normal(size=(64, 64)))
     rel = np.array([0.3, 0.5])
-    base = np.asarray(fp.lfr_from_d2(fp.normalised_d2(jnp.asarray(x), iu)[0], y, rel))
+    base = np.asarray(
+        sims.frequency_principle.lfr_from_d2(
+            sims.frequency_principle.normalised_d2(jnp.asarray(x), iu)[0], y, rel
+        )
+    )
     moved = jnp.asarray(np.pad(3.7 * x @ q, ((0, 0), (0, 9))), jnp.float32)
-    other = np.asarray(fp.lfr_from_d2(fp.normalised_d2(moved, iu)[0], y, rel))
+    other = np.asarray(
+        sims.frequency_principle.lfr_from_d2(sims.frequency_principle.normalised_d2(moved, iu)[0], y, rel)
+    )
     assert np.allclose(base, other, rtol=2e-3)
 
 
 def test_filter_errors_of_perfect_and_null_fits():
-    x, y, _ = fp.load_digits_subset(50)
-    d2 = fp.squared_distances(jnp.asarray(x))
-    k = jnp.stack([fp.gaussian_smoother(d2, d) for d in (0.8, 1.5)])
-    lo, hi = fp.filter_errors(k, jnp.asarray(y), jnp.asarray(y))
+    x, y, _ = sims.frequency_principle.load_digits_subset(50)
+    d2 = sims.frequency_principle.squared_distances(jnp.asarray(x))
+    k = jnp.stack([sims.frequency_principle.gaussian_smoother(d2, d) for d in (0.8, 1.5)])
+    lo, hi = sims.frequency_principle.filter_errors(k, jnp.asarray(y), jnp.asarray(y))
     assert np.allclose(lo, 0) and np.allclose(hi, 0)
-    lo, hi = fp.filter_errors(k, jnp.asarray(y), jnp.zeros_like(jnp.asarray(y)))
+    lo, hi = sims.frequency_principle.filter_errors(k, jnp.asarray(y), jnp.zeros_like(jnp.asarray(y)))
     assert np.allclose(lo, 1, atol=1e-5) and np.allclose(hi, 1, atol=1e-5)
 
 
 def test_peaks_and_first_below():
     x = np.linspace(-5, 5, 101)
-    spec = np.abs(np.fft.fft(np.asarray(fp.xu_target_1d(x))))[:50]
-    assert fp.select_peaks(spec).tolist() == [2, 5, 8]
+    spec = np.abs(np.fft.fft(np.asarray(sims.frequency_principle.xu_target_1d(x))))[:50]
+    assert sims.frequency_principle.select_peaks(spec).tolist() == [2, 5, 8]
     steps = np.array([0, 10, 20, 30])
     curve = np.array([[1.0, 1.0], [0.05, 0.5], [0.2, 0.05], [0.05, 0.5]])
-    assert fp.first_below(curve, steps, 0.1).tolist() == [30.0, np.inf]  # must stay below
+    assert sims.frequency_principle.first_below(curve, steps, 0.1).tolist() == [
+        30.0,
+        np.inf,
+    ]  # must stay below
 
 
 def test_filtering_analysis_reads_each_delta_own_column():
@@ -145,7 +159,7 @@ def test_bad_configurations_are_refused():
     with pytest.raises(ValueError, match="samples=5000"):
         fpc.config_for("filtering", "smoke", samples=5000)
     with pytest.raises(ValueError, match="activation"):
-        fp.Trainer((1, 4, 1), "sigmoid", 1e-3)
+        sims.frequency_principle.Trainer((1, 4, 1), "sigmoid", 1e-3)
 
 
 def _script():
@@ -192,15 +206,15 @@ def tiny_deep():
 
 
 def test_deep_identity_layer_reproduces_the_float64_input_lfr(tiny_deep):
-    """Code check (was the claim fp.deep_identity_layer): layer 0, normalised inside the training
-    loop in float32, gives the input-space LFR of an independent float64 computation."""
+    """Code check (was the claim frequency_principle.deep_identity_layer): layer 0, normalised inside
+    the training loop in float32, gives the input-space LFR of an independent float64 computation."""
     ds, s = tiny_deep
     assert s["identity"]["max_relative_difference"] <= 1e-3
     assert np.all(np.isfinite(ds["lfr_input_reference"].values))
 
 
 def test_deep_permuted_labels_sit_at_the_floor(tiny_deep):
-    """Code check (was the claim fp.deep_permuted_floor): the LFR of randomly permuted labels
+    """Code check (was the claim frequency_principle.deep_permuted_floor): the LFR of randomly permuted labels
     averages to the exact floor (sum K^2 - 1) / (n - 1), in every layer, start and end."""
     _, s = tiny_deep
     p = s["permutation"]

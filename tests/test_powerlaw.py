@@ -3,7 +3,6 @@ ratio, the sweep's command line, and the registered claims at the smoke tier."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -16,9 +15,10 @@ import scipy.stats
 
 import claims.powerlaw as cp
 import sims
+import sims.powerlaw
 import theory
-from sims import _powerlaw as spl
-from theory import _powerlaw as tpl
+import theory.powerlaw
+from claims.cli.sweep import main as sweep_main
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +31,11 @@ LOSS = theory.PopulationLoss("phase", "rademacher", "-he4", BETA)
 @pytest.mark.parametrize("alpha", [0.0, 1.0, 2.0])
 def test_spectrum_normalised_and_matches_theory(shape, alpha):
     basis = sims.FourierBasis(shape)
-    c = spl.power_spectrum(basis, alpha)
+    c = sims.powerlaw.power_spectrum(basis, alpha)
     assert c.sum() == pytest.approx(basis.dim)
     order = np.argsort(basis.frequencies, kind="stable")
     assert np.all(np.diff(c[order]) <= 1e-12)  # non-increasing in radial frequency
-    assert np.sort(c) == pytest.approx(np.sort(tpl.variances(shape, alpha)))
+    assert np.sort(c) == pytest.approx(np.sort(theory.powerlaw.variances(shape, alpha)))
     if alpha == 0:
         assert c == pytest.approx(np.ones(basis.dim))
 
@@ -43,23 +43,23 @@ def test_spectrum_normalised_and_matches_theory(shape, alpha):
 def test_bad_inputs_are_refused():
     basis = sims.FourierBasis((16,))
     with pytest.raises(ValueError, match="alpha"):
-        spl.power_spectrum(basis, -1.0)
+        sims.powerlaw.power_spectrum(basis, -1.0)
     with pytest.raises(ValueError, match="placement"):
-        spl.parse_placement("top3")
+        sims.powerlaw.parse_placement("top3")
     with pytest.raises(ValueError, match="K must"):
-        spl.parse_placement("topK:40", 16)
+        sims.powerlaw.parse_placement("topK:40", 16)
     with pytest.raises(ValueError, match="preactivation"):
-        spl.ColouredSGD(16, TASK, "-he4", preactivation="batchnorm")
+        sims.powerlaw.ColouredSGD(16, TASK, "-he4", preactivation="batchnorm")
 
 
 def test_classes_share_the_power_spectrum():
     """Per-mode mean |X_k|^2 equal between classes and equal to P_k (z-scores, family-wise 99.9%)."""
     basis = sims.FourierBasis((16,))
-    spec = spl.power_spectrum(basis, 1.5)
-    u = spl.draw_placed_spike(jax.random.key(0), basis, spec, "aligned")
+    spec = sims.powerlaw.power_spectrum(basis, 1.5)
+    u = sims.powerlaw.draw_placed_spike(jax.random.key(0), basis, spec, "aligned")
     n = 30_000
-    xs = spl.sample_coloured_class(jax.random.key(1), TASK, basis, spec, u, n, True)
-    xn = spl.sample_coloured_class(jax.random.key(2), TASK, basis, spec, u, n, False)
+    xs = sims.powerlaw.sample_coloured_class(jax.random.key(1), TASK, basis, spec, u, n, True)
+    xn = sims.powerlaw.sample_coloured_class(jax.random.key(2), TASK, basis, spec, u, n, False)
     a_s, a_n = (np.asarray(basis.amplitudes(x), float) for x in (xs, xn))
     z = (a_s.mean(0) - a_n.mean(0)) / np.sqrt(a_s.var(0) / n + a_n.var(0) / n)
     ns = basis.n_self
@@ -74,10 +74,12 @@ def test_non_gaussianity_sits_along_the_spike():
     """In whitened coordinates x / sqrt(c) the excess kurtosis along u is kappa_4; orthogonal
     directions (and every direction of the noise class) are Gaussian."""
     basis = sims.FourierBasis((16,))
-    spec = spl.power_spectrum(basis, 1.0)
-    u = spl.draw_placed_spike(jax.random.key(3), basis, spec, "aligned")
+    spec = sims.powerlaw.power_spectrum(basis, 1.0)
+    u = sims.powerlaw.draw_placed_spike(jax.random.key(3), basis, spec, "aligned")
     n = 120_000
-    x = np.asarray(spl.sample_coloured_class(jax.random.key(4), TASK, basis, spec, u, n, True), float)
+    x = np.asarray(
+        sims.powerlaw.sample_coloured_class(jax.random.key(4), TASK, basis, spec, u, n, True), float
+    )
     xw = x / np.sqrt(spec)
     u = np.asarray(u, float)
     v = np.random.default_rng(0).normal(size=u.size)
@@ -99,14 +101,14 @@ def test_non_gaussianity_sits_along_the_spike():
 @pytest.mark.parametrize("alpha", [0.0, 1.0, 2.0])
 def test_conditioned_start_and_typical_overlap(placement, alpha):
     basis = sims.FourierBasis((32,))
-    spec = spl.power_spectrum(basis, alpha)
-    u = spl.draw_placed_spike(jax.random.key(5), basis, spec, placement)
+    spec = sims.powerlaw.power_spectrum(basis, alpha)
+    u = sims.powerlaw.draw_placed_spike(jax.random.key(5), basis, spec, placement)
     assert float(jnp.linalg.norm(u)) == pytest.approx(1.0, rel=1e-5)
-    m0 = spl.typical_start_overlap(u, spec)
-    w = spl.conditioned_start(jax.random.normal(jax.random.key(6), (32,)), u, spec, m0)
+    m0 = sims.powerlaw.typical_start_overlap(u, spec)
+    w = sims.powerlaw.conditioned_start(jax.random.normal(jax.random.key(6), (32,)), u, spec, m0)
     assert float(jnp.linalg.norm(w)) == pytest.approx(1.0, rel=1e-5)
-    assert float(spl.effective_overlap(w, u, spec)) == pytest.approx(float(m0), rel=1e-4)
-    assert float(spl.effective_overlap(3 * w, u, spec)) == pytest.approx(float(m0), rel=1e-4)
+    assert float(sims.powerlaw.effective_overlap(w, u, spec)) == pytest.approx(float(m0), rel=1e-4)
+    assert float(sims.powerlaw.effective_overlap(3 * w, u, spec)) == pytest.approx(float(m0), rel=1e-4)
     if placement == "spread":  # flat amplitudes: u^T C u = tr C / N exactly
         assert float(m0) == pytest.approx(1 / math.sqrt(32), rel=1e-4)
 
@@ -114,20 +116,20 @@ def test_conditioned_start_and_typical_overlap(placement, alpha):
 def test_typical_start_overlap_of_a_random_start():
     """H1: a random unit w has E[m_eff^2] close to u^T C u / tr C (aligned spike, alpha = 1)."""
     basis = sims.FourierBasis((64,))
-    spec = spl.power_spectrum(basis, 1.0)
-    u = spl.draw_placed_spike(jax.random.key(7), basis, spec, "aligned")
+    spec = sims.powerlaw.power_spectrum(basis, 1.0)
+    u = sims.powerlaw.draw_placed_spike(jax.random.key(7), basis, spec, "aligned")
     w = jax.random.normal(jax.random.key(8), (20_000, 64))
-    m2 = np.asarray(spl.effective_overlap(w, u, spec), float) ** 2
-    target = float(spl.typical_start_overlap(u, spec)) ** 2
+    m2 = np.asarray(sims.powerlaw.effective_overlap(w, u, spec), float) ** 2
+    target = float(sims.powerlaw.typical_start_overlap(u, spec)) ** 2
     assert m2.mean() == pytest.approx(target, rel=0.15)
 
 
 @pytest.mark.parametrize("normalised", [True, False])
 def test_descent_direction_is_minus_the_gradient(normalised):
     basis = sims.FourierBasis((12,))
-    spec = spl.power_spectrum(basis, 1.0)
+    spec = sims.powerlaw.power_spectrum(basis, 1.0)
     sc = jnp.sqrt(jnp.asarray(spec, jnp.float32))
-    u = spl.draw_placed_spike(jax.random.key(9), basis, spec, "aligned")
+    u = sims.powerlaw.draw_placed_spike(jax.random.key(9), basis, spec, "aligned")
     k = jax.random.split(jax.random.key(10), 4)
     w = jax.random.normal(k[0], (12,))
     z = jax.random.normal(k[1], (5, 12))
@@ -142,7 +144,7 @@ def test_descent_direction_is_minus_the_gradient(normalised):
             lam = lam / jnp.linalg.norm(sc * w)
         return jnp.sum(-y * sigma(lam))
 
-    got = np.asarray(spl.descent_direction(w, u, sc, z, shift, y, dsigma, normalised))
+    got = np.asarray(sims.powerlaw.descent_direction(w, u, sc, z, shift, y, dsigma, normalised))
     want = -np.asarray(jax.grad(loss)(w))
     np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4 * np.abs(want).max())
 
@@ -152,7 +154,7 @@ def test_hierarchy_reduces_to_the_isotropic_ode():
     for dim in (16, 32):
         step = dyn.step(dim)
         c = np.ones(dim)
-        h = tpl.ShellHierarchy(LOSS, c, tpl.placement_shell_power(c, "spread"))
+        h = theory.powerlaw.ShellHierarchy(LOSS, c, theory.powerlaw.placement_shell_power(c, "spread"))
         iso = dyn.ode_escape_samples(dim, step, 1 / math.sqrt(dim))
         assert h.typical_escape_samples(dim, step) == pytest.approx(iso, rel=0.02)
 
@@ -160,22 +162,24 @@ def test_hierarchy_reduces_to_the_isotropic_ode():
 def test_hierarchy_batches_seeds_and_orders_placements():
     dyn = theory.OverlapDynamics(LOSS)
     dim, step = 32, dyn.step(32)
-    c = tpl.variances((dim,), 1.0)
+    c = theory.powerlaw.variances((dim,), 1.0)
     rng = np.random.default_rng(0)
     g = rng.normal(size=(3, dim))
     u = np.sqrt(c) * g
     u /= np.linalg.norm(u, axis=1, keepdims=True)
     w = rng.normal(size=(3, dim))
     w /= np.linalg.norm(w, axis=1, keepdims=True)
-    h = tpl.ShellHierarchy(LOSS, c, u**2)
+    h = theory.powerlaw.ShellHierarchy(LOSS, c, u**2)
     together = h.escape_samples(h.state_of(w, u), dim, step)
     for j in range(3):
-        hj = tpl.ShellHierarchy(LOSS, c, u[j] ** 2)
+        hj = theory.powerlaw.ShellHierarchy(LOSS, c, u[j] ** 2)
         assert hj.escape_samples(hj.state_of(w[j], u[j]), dim, step)[0] == pytest.approx(
             together[j], rel=0.01
         )
     n = {
-        p: tpl.ShellHierarchy(LOSS, c, tpl.placement_shell_power(c, p)).typical_escape_samples(dim, step)
+        p: theory.powerlaw.ShellHierarchy(
+            LOSS, c, theory.powerlaw.placement_shell_power(c, p)
+        ).typical_escape_samples(dim, step)
         for p in ("aligned", "spread")
     }
     assert n["aligned"] < n["spread"] / 2
@@ -196,29 +200,20 @@ def test_hierarchy_batches_seeds_and_orders_placements():
     ],
 )
 def test_participation_ratio_scaling(alpha, d, expected):
-    p, q = tpl.pr_scaling(alpha, d)
+    p, q = theory.powerlaw.pr_scaling(alpha, d)
     assert (float(p), float(q)) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("alpha", [0.25, 0.75, 1.5])
 def test_participation_ratio_slope_matches_the_asymptotics(alpha):
     dims = np.array([2**12, 2**16])
-    prs = [tpl.participation_ratio(tpl.variances((int(n),), alpha)) for n in dims]
+    prs = [theory.powerlaw.participation_ratio(theory.powerlaw.variances((int(n),), alpha)) for n in dims]
     slope = np.diff(np.log(prs))[0] / np.diff(np.log(dims))[0]
-    p, _ = tpl.pr_scaling(alpha, 1)
+    p, _ = theory.powerlaw.pr_scaling(alpha, 1)
     assert slope == pytest.approx(float(p), abs=0.06)
 
 
 # ---- command line ------------------------------------------------------------------------------
-def _parser():
-    spec = importlib.util.spec_from_file_location(
-        "scaling_sweep_for_powerlaw", ROOT / "scripts" / "scaling_sweep.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.build_parser()  # scaling_sweep.py adds the power-law flags itself
-
-
 @pytest.mark.parametrize(
     "argv, word",
     [
@@ -231,12 +226,14 @@ def _parser():
         (["--seeds", "0"], "--seeds"),
         (["--budget-factor", "-1"], "--budget-factor"),
         (["--batch", "4"], "--batch"),
+        (["--step-scan", "1", "2"], "--step-scan"),
+        (["--engine", "full"], "--engine"),
+        (["--null-seeds", "4"], "--null-seeds"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv, word, tmp_path, capsys):
     out = tmp_path / "res"
-    args = _parser().parse_args(argv + ["--out", str(out), "--no-progress"])
-    assert cp.run_powerlaw_sweep(args) == 2
+    assert sweep_main(["--task", "powerlaw", *argv, "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and word in err
     assert not out.exists()
@@ -245,6 +242,8 @@ def test_cli_bad_input_exits_2_with_one_line(argv, word, tmp_path, capsys):
 def test_cli_tiny_sweep_writes_resumable_cells(tmp_path, capsys):
     out = tmp_path / "res"
     argv = [
+        "--task",
+        "powerlaw",
         "--N",
         "12",
         "16",
@@ -261,7 +260,7 @@ def test_cli_tiny_sweep_writes_resumable_cells(tmp_path, capsys):
         str(out),
         "--no-progress",
     ]
-    assert cp.run_powerlaw_sweep(_parser().parse_args(argv)) == 0
+    assert sweep_main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert set(cp.SUMMARY_KEYS) <= set(summary)
     assert len(summary["cells"]) == 4 and all(r["seeds"] == 5 for r in summary["cells"])
@@ -270,7 +269,7 @@ def test_cli_tiny_sweep_writes_resumable_cells(tmp_path, capsys):
     stamps = [p.stat().st_mtime_ns for p in cells]
     printed = capsys.readouterr().out
     assert "speed-up" in printed and "95% CI" in printed
-    assert cp.run_powerlaw_sweep(_parser().parse_args(argv)) == 0
+    assert sweep_main(argv) == 0
     assert [p.stat().st_mtime_ns for p in cells] == stamps  # reused, not recomputed
 
 
@@ -290,3 +289,12 @@ def test_speedup_ratio_follows_the_one_censoring_policy():
     assert 8 < est.lo < est.value < est.hi < 12
     with pytest.raises(ValueError, match="same seeds"):
         cp.ratio_of_medians(ref, fast[:3], budgets=(1, 1))
+
+
+@pytest.mark.parametrize("flag", [["--alpha", "1"], ["--placement", "spread"], ["--preactivation", "plain"]])
+def test_power_law_flags_are_refused_by_the_other_tasks(flag, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert sweep_main(["--profile", "smoke", *flag, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and flag[0] in err and "does not apply" in err
+    assert not out.exists()

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from claims import _registry as reg
-from claims._registry import (
+from claims import registry as reg
+from claims.registry import (
     FAILS,
     HOLDS,
     UNDECIDED,

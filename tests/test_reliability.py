@@ -21,14 +21,13 @@ import pytest
 import xarray as xr
 
 import claims
-from claims import _distributed, _sweep
-from sims import _results
+import sims
+from claims import distributed
+from claims.cli import sweep as scaling_sweep
 
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-import scaling_sweep  # noqa: E402
 
 
 # A tiny sweep: two cells, two seeds, a short budget (the numbers, not the physics, are tested).
@@ -41,11 +40,47 @@ def tiny_experiment() -> claims.Experiment:
     )
 
 
+# The same for the power-law task: two N, alpha 0 and 1 (four cells), through the same cell loop.
+TINY_POWERLAW = [
+    "--task", "powerlaw", "--profile", "smoke", "--N", "8", "12", "--seeds", "2", "--alpha", "0", "1",
+    "--placement", "aligned", "--budget-factor", "0.05", "--no-progress",
+]  # fmt: skip
+
+
+def tiny_powerlaw() -> claims.powerlaw.PowerlawExperiment:
+    config = claims.powerlaw.PowerlawConfig.from_profile(
+        "smoke", dims=(8, 12), seeds=2, alphas=(0.0, 1.0), placements=("aligned",), budget_factor=0.05
+    )
+    return claims.powerlaw.PowerlawExperiment(config)
+
+
+# And the amplitude-phase task: two readouts at N = 8 and 12 (four cells of the two-direction engine).
+TINY_AMPLITUDE_PHASE = [
+    "--task", "amplitude-phase", "--profile", "smoke", "--N", "8", "12", "--seeds", "2",
+    "--budget-factor", "0.05", "--no-progress",
+]  # fmt: skip
+
+
+def tiny_amplitude_phase() -> claims.amplitude_phase.APExperiment:
+    config = claims.amplitude_phase.APConfig.from_profile(
+        "smoke", dims_amplitude=(8, 12), dims_phase=(8, 12), seeds=2, budget_factor=0.05
+    )
+    return claims.amplitude_phase.APExperiment(config)
+
+
+TASKS = {
+    # task: (flags, experiment, the first cell's file)
+    "phase": (TINY, tiny_experiment, "cell_N00008.nc"),
+    "powerlaw": (TINY_POWERLAW, tiny_powerlaw, "cell_N00008_alpha0.000_aligned.nc"),
+    "amplitude-phase": (TINY_AMPLITUDE_PHASE, tiny_amplitude_phase, "cell_N00008_amplitude.nc"),
+}
+
+
 def cell_arrays(folder: Path) -> dict:
     """The numbers of every cell file under `folder` (provenance such as times left out)."""
     out = {}
     for path in sorted((Path(folder) / "cells").glob("*.nc")):
-        ds = _results.load_cell(path, variables=_results.CELL_VARIABLES)
+        ds = sims.load_cell(path)
         out[path.name] = {v: np.asarray(ds[v].values) for v in ds.data_vars} | {
             "config_hash": ds.attrs["config_hash"]
         }
@@ -84,16 +119,42 @@ def reference(tmp_path_factory):
     return out, cell_arrays(out)
 
 
+class _References(dict):
+    """Reference cells per task, computed the first time a test asks for that task."""
+
+    def __init__(self, phase, factory):
+        super().__init__(phase=phase)
+        self.factory = factory
+
+    def __missing__(self, task):
+        out = self.factory.mktemp(f"reference-{task}")
+        claims.run_cells(TASKS[task][1](), out, progress=False)
+        self[task] = (out, cell_arrays(out))
+        return self[task]
+
+
+@pytest.fixture(scope="module")
+def references(reference, tmp_path_factory):
+    """The reference cells of every task in TASKS (the phase task's is `reference`)."""
+    return _References(reference, tmp_path_factory)
+
+
 # ---------------------------------------------------------------- 3. resumable, lossless sweeps
 
 
-def test_sigkill_at_a_random_moment_then_rerun_skips_finished_cells_and_matches(reference, tmp_path):
-    _, expected = reference
+# The phase task in the fast tier; the others (same cell loop) with `make test-all`.
+SLOW_OTHER_TASKS = [t if t == "phase" else pytest.param(t, marks=pytest.mark.slow) for t in TASKS]
+
+
+@pytest.mark.parametrize("task", SLOW_OTHER_TASKS)
+def test_sigkill_at_a_random_moment_then_rerun_skips_finished_cells_and_matches(references, task, tmp_path):
+    flags, _, first_cell = TASKS[task]
+    _, expected = references[task]
     seed = int(os.environ.get("KILL_SEED", random.randrange(10**6)))
     delay = random.Random(seed).uniform(0.0, 2.0)
     out = tmp_path / "out"
-    proc = script("scaling_sweep.py", *TINY, "--cells-only", "--out", str(out))
-    first = out / "cells" / "cell_N00008.nc"
+    proc = script("scaling_sweep.py", *flags, "--cells-only", "--out", str(out))
+    first = out / "cells" / first_cell
     deadline = time.monotonic() + 240
     while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -101,8 +162,8 @@ def test_sigkill_at_a_random_moment_then_rerun_skips_finished_cells_and_matches(
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     finished = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "cells").glob("*.nc")}
-    assert "cell_N00008.nc" in finished, f"KILL_SEED={seed}"
-    rerun = script("scaling_sweep.py", *TINY, "--cells-only", "--out", str(out))
+    assert first_cell in finished, f"KILL_SEED={seed}"
+    rerun = script("scaling_sweep.py", *flags, "--cells-only", "--out", str(out))
     stdout, stderr = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, stderr
     for name, stamp in finished.items():  # finished cells were reused, not rewritten
@@ -125,7 +186,7 @@ def test_foreign_stale_and_corrupt_cell_files_are_recomputed_not_reused(referenc
     # N=12: same numbers, but stamped with an older schema version
     path12 = cells / "cell_N00012.nc"
     ds = xr.load_dataset(path12, engine="h5netcdf")
-    ds.attrs["schema_version"] = _results.SCHEMA_VERSION - 1
+    ds.attrs["schema_version"] = sims.SCHEMA_VERSION - 1
     path12.unlink()
     ds.to_netcdf(path12, engine="h5netcdf")
     lines: list[str] = []
@@ -133,7 +194,7 @@ def test_foreign_stale_and_corrupt_cell_files_are_recomputed_not_reused(referenc
     assert len(lines) == 2 and "corrupt" in lines[0] and "schema version" in lines[1], lines
     assert not stale.exists() and no_temporaries(out)
     assert_same_cells(cell_arrays(out), expected)
-    assert xr.load_dataset(path12, engine="h5netcdf").attrs["schema_version"] == _results.SCHEMA_VERSION
+    assert xr.load_dataset(path12, engine="h5netcdf").attrs["schema_version"] == sims.SCHEMA_VERSION
 
 
 def test_cell_status_names_each_reason_and_files_carry_provenance(reference, tmp_path):
@@ -141,20 +202,20 @@ def test_cell_status_names_each_reason_and_files_carry_provenance(reference, tmp
     exp = tiny_experiment()
     path = claims.cell_path(folder, 8)
     cfg = exp.cell_config(8)
-    ds, why = _results.cell_status(path, cfg, _results.CELL_VARIABLES)
+    ds, why = sims.cell_status(path, cfg, sims.CELL_VARIABLES)
     assert why == "ok"
     for key in ("schema_version", "package_version", "jax_version", "jaxlib_version", "prng_impl", "config"):
         assert key in ds.attrs, key
     assert json.loads(ds.attrs["config"]) == json.loads(json.dumps(cfg))
     for change in ({"root_seed": 1}, {"prng_impl": "rbg"}, {"engine_version": -1}, {"seeds": [0, 1, 2]}):
-        assert _results.cell_status(path, {**cfg, **change})[1] == "written for another config", change
-    assert _results.cell_status(tmp_path / "nope.nc")[1] == "missing"
+        assert sims.cell_status(path, {**cfg, **change})[1] == "written for another config", change
+    assert sims.cell_status(tmp_path / "nope.nc")[1] == "missing"
     # a file whose stored config was edited by hand no longer matches its hash
     edited = tmp_path / "edited.nc"
     tampered = ds.copy()
     tampered.attrs["config"] = json.dumps({**cfg, "N": 9}, sort_keys=True)
     tampered.to_netcdf(edited, engine="h5netcdf")
-    assert _results.cell_status(edited)[1].startswith("corrupt")
+    assert sims.cell_status(edited)[1].startswith("corrupt")
 
 
 # ---------------------------------------------------------------- 5. bad input (CLI and Python API)
@@ -238,7 +299,7 @@ BAD_CLI = [
 
 @pytest.mark.parametrize("make_args, needle", [b[1:] for b in BAD_CLI], ids=[b[0] for b in BAD_CLI])
 def test_bad_cli_input_gives_one_line_and_leaves_no_output(tmp_path, capsys, monkeypatch, make_args, needle):
-    for var in _distributed.CLUSTER_ENV:
+    for var in distributed.CLUSTER_ENV:
         monkeypatch.delenv(var, raising=False)
     out = tmp_path / "out"
     args = make_args(tmp_path)
@@ -270,17 +331,17 @@ BAD_API = [
     ("cell-file-corrupt", lambda t: sims_load(_corrupt_cells(t) + "/cells/cell_N00008.nc"), "is corrupt"),
     (
         "config-file-unknown-key",
-        lambda t: _sweep.load_config_file(_write(t, "c.toml", "N = [8]\nx = 1\n")),
+        lambda t: claims.load_config_file(_write(t, "c.toml", "N = [8]\nx = 1\n")),
         "'x'",
     ),
     ("cell-outside-sweep", lambda t: claims.run_cells(tiny_experiment(), t / "o", False, dims=[99]), "N=99"),
-    ("partition-bad-id", lambda t: _distributed.check_arguments("h:1", 2, -1, env={}), "--process-id -1"),
+    ("partition-bad-id", lambda t: distributed.check_arguments("h:1", 2, -1, env={}), "--process-id -1"),
     ("devices-engine", lambda t: tiny_experiment().engine(8).run([0.1], [0], 10, devices=5), "devices=5"),
 ]
 
 
 def sims_load(path):
-    return _results.load_cell(path)
+    return sims.load_cell(path)
 
 
 @pytest.mark.parametrize("call, needle", [b[1:] for b in BAD_API], ids=[b[0] for b in BAD_API])
@@ -305,11 +366,11 @@ def test_config_file_values_are_used_and_flags_override_them(tmp_path):
 def test_partition_balances_cost_and_covers_every_cell_once():
     dims, costs = [8, 12, 16, 24, 32], [1, 3, 8, 27, 64]
     for p in (1, 2, 3, 7):
-        shares = _distributed.partition(dims, costs, p)
+        shares = distributed.partition(dims, costs, p)
         assert sorted(d for s in shares for d in s) == dims and len(shares) == p
-    assert _distributed.partition(dims, costs, 2) == [[32], [8, 12, 16, 24]]
-    assert _distributed.detect_cluster({"SLURM_JOB_ID": "1"}) == "SLURM"
-    assert _distributed.detect_cluster({}) is None
+    assert distributed.partition(dims, costs, 2) == [[32], [8, 12, 16, 24]]
+    assert distributed.detect_cluster({"SLURM_JOB_ID": "1"}) == "SLURM"
+    assert distributed.detect_cluster({}) is None
 
 
 # ---------------------------------------------------------------- 1 and 4. devices and determinism
@@ -322,7 +383,10 @@ import numpy as np, sims
 task = sims.SpikeTask.make("phase", 10.0, "rademacher")
 same = lambda a, b: bool(np.array_equal(a, b, equal_nan=True))
 print("devices", jax.local_device_count())
-for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (sims.OnlineSGD, "float32")):
+coloured = lambda **kw: sims.ColouredSGD(alpha=1.0, placement="spread", **kw)  # no head start: slow escape
+coloured.name = "coloured"
+for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (sims.OnlineSGD, "float32"),
+                   (coloured, "float32")):
     eng = cls(dim=12, task=task, activation="-he4", batch=12, start="conditioned",
               favourable_sign=1, m_escape=0.5, dtype=dtype)
     run = lambda seeds, d: eng.run([0.5], np.asarray(seeds), 20000, n_checkpoints=16, devices=d)
@@ -344,6 +408,23 @@ for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (
         print("early-stop-1-vs-2", bool(same(s1["escape_samples"], s2["escape_samples"])
               and s1["stop_samples"] == s2["stop_samples"] and s1["stop_samples"] < 200000
               and np.isfinite(s1["escape_samples"]).sum() >= 3))
+# the two-direction engines (vector overlap (m_v, m_u)) on the same driver
+t2 = sims.TwoDirectionTask(0.5, 10.0, 0.5)
+for cls in (sims.TwoDirectionSGD, sims.ReducedTwoDirectionSGD):
+    eng = cls(12, t2, "he2-he4", batch=4, start="random", escape=(0.8, 0.5))
+    run = lambda seeds, d: eng.run(0.5, np.asarray(seeds), 20000, n_checkpoints=16, devices=d)
+    one, two, alone, alone2 = run([0, 1, 2, 3], 1), run([0, 1, 2, 3], 2), run([1], 1), run([1], 2)
+    tag = ("reduced-" if cls is sims.ReducedTwoDirectionSGD else "") + "two-direction-float32"
+    keys = ("initial_overlap_v", "initial_overlap_u", "escape_v", "escape_u", "overlap_v", "overlap_u",
+            "finite")
+    print(tag + "-1-vs-2", all(same(one[k], two[k]) for k in keys))
+    for name, lone in (("alone-vs-batch", alone), ("alone-on-2-devices-vs-batch", alone2)):
+        a, b = lone["overlap_u"][0], one["overlap_u"][1]
+        both = np.isfinite(a) & np.isfinite(b)
+        print(f"{tag}-{name}", bool(both.sum() >= 3 and same(a[both], b[both])
+              and same(lone["escape_v"][0], one["escape_v"][1])
+              and same(lone["escape_u"][0], one["escape_u"][1])),
+              int(both.sum()), float(np.max(np.abs(a[both] - b[both]))))
 """
 
 
@@ -360,7 +441,14 @@ def determinism():
     return dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines())
 
 
-RUNS = ["reduced-float64", "reduced-float32", "full-float32"]
+RUNS = [
+    "reduced-float64",
+    "reduced-float32",
+    "full-float32",
+    "coloured-float32",
+    "two-direction-float32",
+    "reduced-two-direction-float32",
+]
 
 
 @DETERMINISM_GROUP
@@ -393,11 +481,13 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_local_processes_with_gloo_equal_one_process(reference, tmp_path):
-    _, expected = reference
+@pytest.mark.parametrize("task", TASKS)
+def test_two_local_processes_with_gloo_equal_one_process(references, task, tmp_path):
+    flags, _, _ = TASKS[task]
+    _, expected = references[task]
     out = tmp_path / "out"
     port = _free_port()
-    common = [*TINY, "--out", str(out), "--distributed", "--coordinator", f"localhost:{port}"]
+    common = [*flags, "--out", str(out), "--distributed", "--coordinator", f"localhost:{port}"]
     procs = [
         script("scaling_sweep.py", *common, "--num-processes", "2", "--process-id", str(i)) for i in (0, 1)
     ]
@@ -407,16 +497,39 @@ def test_two_local_processes_with_gloo_equal_one_process(reference, tmp_path):
     assert "cells N=[12]" in results[0][0] and "cells N=[8]" in results[1][0]  # each did its share
     assert_same_cells(cell_arrays(out), expected)
     summary = json.loads((out / "summary.json").read_text())
-    assert [c["N"] for c in summary["cells"]] == [8, 12]
+    rows = (
+        [c for r in summary["readouts"].values() for c in r["cells"]]
+        if "readouts" in summary
+        else summary["cells"]
+    )
+    assert sorted({c["N"] for c in rows}) == [8, 12]
 
 
 @pytest.mark.slow
-def test_job_array_with_submitit_local_executor_equals_one_process(reference, tmp_path):
-    _, expected = reference
+@pytest.mark.parametrize("task", TASKS)
+def test_job_array_with_submitit_local_executor_equals_one_process(references, task, tmp_path):
+    flags, _, _ = TASKS[task]
+    _, expected = references[task]
     out = tmp_path / "out"
-    proc = script("launch_array.py", *TINY, "--executor", "local", "--out", str(out))
+    proc = script("launch_array.py", *flags, "--executor", "local", "--out", str(out))
     stdout, stderr = proc.communicate(timeout=400)
     assert proc.returncode == 0, stdout + stderr
     assert "submitted 2 jobs (LocalExecutor)" in stdout
     assert_same_cells(cell_arrays(out), expected)
     assert (out / "summary.json").exists() and no_temporaries(out)
+
+
+@pytest.mark.slow  # the engines' bits on 1 and 2 devices are checked in the fast tier (DETERMINISM)
+@pytest.mark.parametrize("task", ["powerlaw", "amplitude-phase"])
+def test_cells_are_bitwise_the_same_on_one_and_two_devices(references, task, tmp_path):
+    """Every task honours --devices: the cells of --devices 1 and --devices 2 are identical (and
+    identical to the in-process reference). The phase task's engines are checked trajectory by
+    trajectory in the determinism tests."""
+    _, expected = references[task]
+    for devices in ("1", "2"):
+        out = tmp_path / f"d{devices}"
+        flags = [*TASKS[task][0], "--devices", devices, "--cells-only", "--out", str(out)]
+        proc = script("scaling_sweep.py", *flags)
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stdout + stderr
+        assert_same_cells(cell_arrays(out), expected)

@@ -14,8 +14,8 @@ import pytest
 import scipy.stats
 
 import claims.spectral_bias as sbc
-from claims._registry import REGISTRY
-from sims import _spectral_bias as sb
+import sims.spectral_bias
+from claims.registry import REGISTRY
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,22 +43,22 @@ def test_dft_amplitude_of_a_sine_is_its_amplitude(n):
         y = a * np.sin(2 * np.pi * k * t + phi) + 0.3 * np.sin(2 * np.pi * (k % 3 + 40 % (n // 2)) * t)
         if k == k % 3 + 40 % (n // 2):
             continue
-        amp = np.asarray(sb.amplitudes(jnp.asarray(y, jnp.float32), [k]))[0]
+        amp = np.asarray(sims.spectral_bias.amplitudes(jnp.asarray(y, jnp.float32), [k]))[0]
         assert abs(amp - a) < 1e-4 * max(1, a)
 
 
 def test_normalised_amplitudes_of_the_target_are_one():
-    cfg = sb.FitConfig(freqs=(5, 10, 15, 20), amplitudes="increasing", n=200)
-    y = sb.phased_waves(jax.random.key(0), cfg)
-    np.testing.assert_allclose(np.asarray(sb.normalised_amplitudes(y, cfg)), 1.0, atol=1e-4)
+    cfg = sims.spectral_bias.FitConfig(freqs=(5, 10, 15, 20), amplitudes="increasing", n=200)
+    y = sims.spectral_bias.phased_waves(jax.random.key(0), cfg)
+    np.testing.assert_allclose(np.asarray(sims.spectral_bias.normalised_amplitudes(y, cfg)), 1.0, atol=1e-4)
     assert np.allclose(cfg.amps, [0.25, 0.5, 0.75, 1.0])
 
 
 def test_flower_manifold():
-    z = sb.grid(400)
-    circle = np.asarray(sb.flower(z, 0))
+    z = sims.spectral_bias.grid(400)
+    circle = np.asarray(sims.spectral_bias.flower(z, 0))
     np.testing.assert_allclose(np.linalg.norm(circle, axis=1), 1.0, atol=1e-6)
-    r = np.linalg.norm(np.asarray(sb.flower(z, 4)), axis=1)
+    r = np.linalg.norm(np.asarray(sims.spectral_bias.flower(z, 4)), axis=1)
     assert abs(r.max() - 1.5) < 1e-3 and abs(r.min() - 0.5) < 1e-3
 
 
@@ -66,7 +66,7 @@ def test_flower_manifold():
 
 
 def test_init_is_pytorch_uniform():
-    params = sb.init_mlp(jax.random.key(1), 1, 128, 5)
+    params = sims.spectral_bias.init_mlp(jax.random.key(1), 1, 128, 5)
     assert len(params) == 6
     for w, b in params:
         bound = 1 / math.sqrt(w.shape[0])
@@ -75,8 +75,8 @@ def test_init_is_pytorch_uniform():
 
 
 def test_sigma_max_is_the_true_largest_singular_value():
-    params = sb.init_mlp(jax.random.key(2), 1, 64, 3)
-    sig = np.asarray(sb.sigma_max(params))
+    params = sims.spectral_bias.init_mlp(jax.random.key(2), 1, 64, 3)
+    sig = np.asarray(sims.spectral_bias.sigma_max(params))
     for s, (w, _) in zip(sig, params, strict=True):
         w = np.asarray(w, np.float64)
         assert s == pytest.approx(np.linalg.svd(w, compute_uv=False)[0], rel=1e-4)
@@ -88,20 +88,22 @@ def test_sigma_max_is_the_true_largest_singular_value():
 
 @pytest.mark.slow  # ~20 s of compilation on a loaded 2-core machine
 def test_a_seed_trajectory_does_not_depend_on_the_other_seeds():
-    cfg = sb.FitConfig(freqs=(1, 2), n=16, width=8, depth=2, steps=40, record_every=10, lr=1e-2)
-    both = sb.train(cfg, [0, 1], track_norms=False)
-    other = sb.train(cfg, [1, 7], track_norms=False)  # same shapes: one compilation
+    cfg = sims.spectral_bias.FitConfig(
+        freqs=(1, 2), n=16, width=8, depth=2, steps=40, record_every=10, lr=1e-2
+    )
+    both = sims.spectral_bias.train(cfg, [0, 1], track_norms=False)
+    other = sims.spectral_bias.train(cfg, [1, 7], track_norms=False)  # same shapes: one compilation
     np.testing.assert_allclose(both["pred"][1], other["pred"][0], rtol=1e-5, atol=1e-6)
     assert both["loss"][0, -1] < both["loss"][0, 0]  # it trains
     assert not np.allclose(both["target"][0], both["target"][1])  # new phases per seed
 
 
 def test_perturbation_response_is_one_at_zero_norm_and_drops_when_large():
-    cfg = sb.FitConfig(freqs=(1, 3), n=16, width=8, depth=2, steps=10, record_every=10)
+    cfg = sims.spectral_bias.FitConfig(freqs=(1, 3), n=16, width=8, depth=2, steps=10, record_every=10)
     params = jax.tree_util.tree_map(
-        lambda *a: jnp.stack(a), *[sb.init_mlp(jax.random.key(s), 1, 8, 2) for s in range(2)]
+        lambda *a: jnp.stack(a), *[sims.spectral_bias.init_mlp(jax.random.key(s), 1, 8, 2) for s in range(2)]
     )
-    resp = sb.perturbation_response(cfg, params, [0.0, 100.0], 4, jax.random.key(0))
+    resp = sims.spectral_bias.perturbation_response(cfg, params, [0.0, 100.0], 4, jax.random.key(0))
     assert resp.shape == (2, 2, 2)
     np.testing.assert_allclose(resp[:, 0], 1.0, rtol=1e-5)
     assert np.all(np.isfinite(resp))
@@ -113,17 +115,19 @@ def test_perturbation_response_is_one_at_zero_norm_and_drops_when_large():
 def test_spearman_matches_scipy_and_ranks_never_reached_last():
     rng = np.random.default_rng(0)
     x, y = np.arange(10), rng.permutation(10).astype(float)
-    assert sb.spearman(x, y) == pytest.approx(scipy.stats.spearmanr(x, y)[0])
+    assert sims.spectral_bias.spearman(x, y) == pytest.approx(scipy.stats.spearmanr(x, y)[0])
     y2 = np.array([1, 2, np.nan, 3, np.nan], float)
-    assert sb.spearman(np.arange(5), y2) == pytest.approx(scipy.stats.spearmanr(range(5), [1, 2, 9, 3, 9])[0])
+    assert sims.spectral_bias.spearman(np.arange(5), y2) == pytest.approx(
+        scipy.stats.spearmanr(range(5), [1, 2, 9, 3, 9])[0]
+    )
 
 
 def test_first_crossing():
     steps = np.array([10, 20, 30])
     v = np.array([[0.1, 0.6], [0.95, 0.4], [0.97, 0.3]])
-    t = sb.first_crossing(v, steps, 0.5)
+    t = sims.spectral_bias.first_crossing(v, steps, 0.5)
     assert t[0] == 20 and t[1] == 10
-    assert np.isnan(sb.first_crossing(v, steps, 0.99)).all()
+    assert np.isnan(sims.spectral_bias.first_crossing(v, steps, 0.99)).all()
 
 
 def _responses(slope_sign: float, seeds: int = 5, noise: float = 0.01):
@@ -151,9 +155,9 @@ def test_settings_validate():
     with pytest.raises(ValueError, match="tier"):
         sbc.settings(1, "huge")
     with pytest.raises(ValueError, match="freqs"):
-        sb.FitConfig(freqs=(5, 150), n=200)
+        sims.spectral_bias.FitConfig(freqs=(5, 150), n=200)
     with pytest.raises(ValueError, match="multiple"):
-        sb.FitConfig(steps=1000, record_every=300)
+        sims.spectral_bias.FitConfig(steps=1000, record_every=300)
 
 
 # --- command line ------------------------------------------------------------------------------

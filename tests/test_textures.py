@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import sims.loaders
+import sims.networks
+import sims.textures
 from claims import textures as ct
-from sims import _loaders, _networks, _textures
-
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import texture_experiment  # noqa: E402
+from claims.cli import textures as texture_experiment
 
 
 # --- surrogate test sets ------------------------------------------------------------------------
@@ -27,10 +25,10 @@ import texture_experiment  # noqa: E402
 def test_phase_randomise_keeps_amplitudes_and_is_real(shape):
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape) + 0.3
-    spec = _textures.phase_randomised_spectrum(x, np.random.default_rng(2))
+    spec = sims.textures.phase_randomised_spectrum(x, np.random.default_rng(2))
     back = np.fft.ifft2(spec, axes=(1, 2))
     assert np.abs(back.imag).max() < 1e-12 * np.abs(back.real).max()  # Hermitian: real output
-    y = _textures.phase_randomise(x, np.random.default_rng(2))
+    y = sims.textures.phase_randomise(x, np.random.default_rng(2))
     assert y.dtype == x.dtype and y.shape == x.shape
     fx, fy = np.fft.fft2(x, axes=(1, 2)), np.fft.fft2(y, axes=(1, 2))
     np.testing.assert_allclose(np.abs(fy), np.abs(fx), atol=1e-10)  # every mode, every channel
@@ -43,7 +41,7 @@ def test_phase_randomise_keeps_amplitudes_and_is_real(shape):
 
 
 def test_noise_phases_antisymmetric_and_uniform():
-    theta = _textures.noise_phases(np.random.default_rng(0), 400, 8, 8)[..., 0]
+    theta = sims.textures.noise_phases(np.random.default_rng(0), 400, 8, 8)[..., 0]
     flipped = np.roll(theta[:, ::-1, ::-1], 1, axis=(1, 2))  # theta at -k
     np.testing.assert_allclose(np.exp(1j * (theta + flipped)), 1.0, atol=1e-10)
     assert np.all(theta[:, 0, 0] == 0)
@@ -54,8 +52,8 @@ def test_noise_phases_antisymmetric_and_uniform():
 def test_amplitude_equalise_keeps_phases_and_shares_spectrum():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((6, 8, 8, 2)) * np.arange(1, 7)[:, None, None, None]
-    amp, dc = _textures.mean_amplitude(x)
-    y = _textures.amplitude_equalise(x, amp, dc)
+    amp, dc = sims.textures.mean_amplitude(x)
+    y = sims.textures.amplitude_equalise(x, amp, dc)
     fx, fy = np.fft.fft2(x, axes=(1, 2)), np.fft.fft2(y, axes=(1, 2))
     np.testing.assert_allclose(np.abs(fy)[:, 1:], np.broadcast_to(amp[1:], fy[:, 1:].shape), rtol=1e-9)
     mask = np.ones(fx.shape, bool)
@@ -63,7 +61,7 @@ def test_amplitude_equalise_keeps_phases_and_shares_spectrum():
     np.testing.assert_allclose(np.exp(1j * np.angle(fy[mask])), np.exp(1j * np.angle(fx[mask])), atol=1e-8)
     np.testing.assert_allclose(fy[:, 0, 0].real, np.broadcast_to(dc, (6, 2)), atol=1e-9)
     with pytest.raises(ValueError, match="does not match"):
-        _textures.amplitude_equalise(x, amp[:4], dc)
+        sims.textures.amplitude_equalise(x, amp[:4], dc)
 
 
 # --- patches and splits ---------------------------------------------------------------------------
@@ -71,9 +69,9 @@ def test_amplitude_equalise_keeps_phases_and_shares_spectrum():
 
 def test_texture_split_is_disjoint(monkeypatch):
     rows = np.repeat(np.arange(512.0)[:, None], 512, axis=1)  # pixel value = its row index
-    monkeypatch.setattr(_textures, "load_textures", lambda names: {n: rows / 1000 for n in names})
-    data = _textures.texture_data(patch=16, train_per_class=300, test_fraction=0.25)
-    cut = _textures.split_rows(512, 16, 0.25)
+    monkeypatch.setattr(sims.textures, "load_textures", lambda names: {n: rows / 1000 for n in names})
+    data = sims.textures.texture_data(patch=16, train_per_class=300, test_fraction=0.25)
+    cut = sims.textures.split_rows(512, 16, 0.25)
     assert data.train_x.max() * 1000 < cut - 0.5  # every training pixel lies above the cut
     assert data.test_x.min() * 1000 > cut - 0.5  # every test pixel below it
     assert len(data.test_y) == 3 * (128 // 16) * (512 // 16)  # non-overlapping tiling
@@ -85,13 +83,13 @@ def test_texture_split_is_disjoint(monkeypatch):
 
 
 def test_real_textures_and_bad_inputs():
-    data = _textures.texture_data(patch=8, train_per_class=10)
-    assert data.classes == _textures.TEXTURE_NAMES and data.shape == (8, 8, 1)
-    assert _textures.chance_level(data.test_y) == pytest.approx(1 / 3)
+    data = sims.textures.texture_data(patch=8, train_per_class=10)
+    assert data.classes == sims.textures.TEXTURE_NAMES and data.shape == (8, 8, 1)
+    assert sims.textures.chance_level(data.test_y) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="patch"):
-        _textures.texture_data(patch=2)
+        sims.textures.texture_data(patch=2)
     with pytest.raises(ValueError, match="unknown texture"):
-        _textures.texture_data(names=("brick", "wood"))
+        sims.textures.texture_data(names=("brick", "wood"))
     with pytest.raises(ValueError, match="center"):
         data.standardise("pixel")
 
@@ -116,25 +114,25 @@ def test_cifar100_binary(tmp_path):
     te, _, _ = _write_cifar(folder, 3, 1)
     tr.tofile(folder / "train.bin")
     te.tofile(folder / "test.bin")
-    data = _loaders.load_cifar100(tmp_path)  # the parent folder works too
+    data = sims.loaders.load_cifar100(tmp_path)  # the parent folder works too
     np.testing.assert_array_equal(data.train_x, img)
     np.testing.assert_array_equal(data.train_y, fine)
     assert data.n_classes == 100 and len(data.test_y) == 3
-    np.testing.assert_array_equal(_loaders.load_cifar100(folder, "coarse").train_y, coarse)
-    assert len(_loaders.load_cifar100(folder, limit_train=2).train_y) == 2
+    np.testing.assert_array_equal(sims.loaders.load_cifar100(folder, "coarse").train_y, coarse)
+    assert len(sims.loaders.load_cifar100(folder, limit_train=2).train_y) == 2
     (folder / "test.bin").write_bytes(te.tobytes()[:-5])
     with pytest.raises(ValueError, match="test.bin.*not a positive multiple"):
-        _loaders.load_cifar100(folder)
+        sims.loaders.load_cifar100(folder)
     bad = te.copy()
     bad[0, 1] = 150  # fine label out of range
     bad.tofile(folder / "test.bin")
     with pytest.raises(ValueError, match="out of range"):
-        _loaders.load_cifar100(folder)
+        sims.loaders.load_cifar100(folder)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no train.bin"):
-        _loaders.load_cifar100(tmp_path / "empty")
+        sims.loaders.load_cifar100(tmp_path / "empty")
     with pytest.raises(ValueError, match="does not exist"):
-        _loaders.load_cifar100(tmp_path / "missing")
+        sims.loaders.load_cifar100(tmp_path / "missing")
 
 
 def _write_folder(root: Path, split: str, cls: str, n: int, ext: str, color) -> None:
@@ -149,25 +147,25 @@ def test_image_folder(tmp_path):
     for split in ("train", "val"):
         _write_folder(root, split, "cat", 3, ".JPEG", (200, 10, 10))
         _write_folder(root, split, "dog", 2, ".png", (10, 10, 200))
-    data = _loaders.load_image_folder(root, size=8)
+    data = sims.loaders.load_image_folder(root, size=8)
     assert data.classes == ("cat", "dog") and data.train_x.shape == (5, 8, 8, 3)
     assert data.train_y.tolist() == [0, 0, 0, 1, 1]
     assert data.train_x[0, 4, 4, 0] > 150 and data.train_x[-1, 4, 4, 2] > 150
-    assert len(_loaders.load_image_folder(root, size=8, limit_per_class=1).train_y) == 2
+    assert len(sims.loaders.load_image_folder(root, size=8, limit_per_class=1).train_y) == 2
     (root / "val" / "dog" / "broken.png").write_text("not an image")
     with pytest.raises(ValueError, match="cannot read image .*broken.png"):
-        _loaders.load_image_folder(root, size=8)
+        sims.loaders.load_image_folder(root, size=8)
     (root / "val" / "dog" / "broken.png").unlink()
     (root / "val" / "bird").mkdir()
     with pytest.raises(ValueError, match="differ"):
-        _loaders.load_image_folder(root, size=8)
+        sims.loaders.load_image_folder(root, size=8)
     (root / "train" / "bird").mkdir()
     with pytest.raises(ValueError, match="holds no image files"):
-        _loaders.load_image_folder(root, size=8)
+        sims.loaders.load_image_folder(root, size=8)
     with pytest.raises(ValueError, match="split folder"):
-        _loaders.load_image_folder(root, size=8, test_split="test")
+        sims.loaders.load_image_folder(root, size=8, test_split="test")
     with pytest.raises(ValueError, match="does not exist"):
-        _loaders.load_image_folder(tmp_path / "nothing")
+        sims.loaders.load_image_folder(tmp_path / "nothing")
 
 
 # --- students and training ----------------------------------------------------------------------
@@ -185,24 +183,29 @@ def _toy(n=256, side=6, seed=0):
 def test_training_learns_and_is_reproducible(model):
     x, y = _toy()
     tx, ty = _toy(200, seed=1)
-    net = _networks.make_model(model, 2, hidden=32, width=4)
-    cfg = _networks.TrainConfig(steps=60, batch=32, lr=0.1, seeds=2, n_eval=4, eval_chunk=64)
-    run = _networks.train(net, x, y, {"original": (tx, ty)}, cfg, progress=False)
+    net = sims.networks.make_model(model, 2, hidden=32, width=4)
+    cfg = sims.networks.TrainConfig(steps=60, batch=32, lr=0.1, seeds=2, n_eval=4, eval_chunk=64)
+    run = sims.networks.train(net, x, y, {"original": (tx, ty)}, cfg, progress=False)
     assert run["accuracy"].shape == (2, len(run["steps"]), 1) and run["steps"][0] == 0
     assert run["accuracy"][:, -1, 0].min() > 0.8  # chance is 0.5
     if model == "cnn":
         return
-    alone = _networks.train(
-        net, x, y, {"original": (tx, ty)}, _networks.TrainConfig(**{**vars(cfg), "seeds": 1}), progress=False
+    alone = sims.networks.train(
+        net,
+        x,
+        y,
+        {"original": (tx, ty)},
+        sims.networks.TrainConfig(**{**vars(cfg), "seeds": 1}),
+        progress=False,
     )
     np.testing.assert_allclose(alone["accuracy"][0], run["accuracy"][0], atol=1.5 / len(ty))
 
 
 def test_bad_config():  # divergence is tested through the script (test_script_bad_input)
     with pytest.raises(ValueError, match="lr"):
-        _networks.TrainConfig(lr=-1.0)
+        sims.networks.TrainConfig(lr=-1.0)
     with pytest.raises(ValueError, match="unknown model"):
-        _networks.make_model("resnet", 2)
+        sims.networks.make_model("resnet", 2)
 
 
 # --- curve analysis -------------------------------------------------------------------------------
@@ -211,20 +214,20 @@ def test_bad_config():  # divergence is tested through the script (test_script_b
 def test_crossing_definitions():
     steps = np.array([0, 1, 2, 4, 8, 16])
     mask = np.array([[0, 1, 0, 1, 1, 1], [0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 1]], bool)
-    np.testing.assert_array_equal(_textures.first_sustained(mask, steps)[[0, 2]], [4, 0])
-    assert np.isnan(_textures.first_sustained(mask, steps)[1])  # a last-step crossing is unconfirmed
+    np.testing.assert_array_equal(sims.textures.first_sustained(mask, steps)[[0, 2]], [4, 0])
+    assert np.isnan(sims.textures.first_sustained(mask, steps)[1])  # a last-step crossing is unconfirmed
     acc = np.array([[0.33, 0.34, 0.5, 0.6, 0.7, 0.8]])
     # threshold 1/3 + 3 sqrt(2/9/100) = 0.475
-    assert _textures.leave_chance_steps(acc, steps, 1 / 3, 100)[0] == 2
-    delay = _textures.paired_log_delay([10, 10, np.nan, np.nan], [100, np.nan, 5, np.nan])
+    assert sims.textures.leave_chance_steps(acc, steps, 1 / 3, 100)[0] == 2
+    delay = sims.textures.paired_log_delay([10, 10, np.nan, np.nan], [100, np.nan, 5, np.nan])
     np.testing.assert_allclose(delay, [1.0, np.inf, -np.inf, 0.0])
-    med, lo, hi = _textures.median_ci_signed([1.0, 2.0, np.inf, np.inf, np.inf])
+    med, lo, hi = sims.textures.median_ci_signed([1.0, 2.0, np.inf, np.inf, np.inf])
     assert med == np.inf and lo >= 1.0 and hi == np.inf
     rng = np.random.default_rng(0)
     gap = np.where(steps >= 4, 0.2, 0.0) + 0.01 * rng.standard_normal((8, steps.size))
-    step, lo, hi, frac = _textures.curve_separation(gap, np.zeros_like(gap), steps)
+    step, lo, hi, frac = sims.textures.curve_separation(gap, np.zeros_like(gap), steps)
     assert step == 4 and lo <= 4 <= hi and frac > 0.9
-    none = _textures.curve_separation(0.01 * rng.standard_normal((8, 6)), np.zeros((8, 6)), steps)
+    none = sims.textures.curve_separation(0.01 * rng.standard_normal((8, 6)), np.zeros((8, 6)), steps)
     assert np.isnan(none[0])
 
 
@@ -235,7 +238,7 @@ def test_script_two_layer_and_cnn(tmp_path, capsys):
     common = ["--seeds", "2", "--steps", "40", "--n-eval", "5", "--train-per-class", "60", "--no-progress"]
     assert texture_experiment.main(["--patch", "8", "--out", str(tmp_path / "a"), *common]) == 0
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
-    assert set(summary["leave_chance"]) == set(_textures.TEST_SET_NAMES)
+    assert set(summary["leave_chance"]) == set(sims.textures.TEST_SET_NAMES)
     # the verdict is the registered rule applied to the censoring-aware delay, and says so
     want = ct.TEXTURE_RULE.passed(summary["phase_delay_censored"])
     assert summary["verdict"]["holds"] is want and ct.TEXTURE_RULE.text in summary["verdict"]["reason"]
@@ -269,16 +272,16 @@ def test_surrogates_are_exact(patch):
     """Code check (was the claim textures.surrogates_exact): phase-randomised patches keep every
     Fourier amplitude and are real; amplitude-equalised patches keep every phase and share one
     amplitude spectrum across classes (float64)."""
-    data = _textures.texture_data(patch, train_per_class=200).standardise()
+    data = sims.textures.texture_data(patch, train_per_class=200).standardise()
     x = data.test_x.astype(np.float64)
-    spec = _textures.phase_randomised_spectrum(x, np.random.default_rng(0))
+    spec = sims.textures.phase_randomised_spectrum(x, np.random.default_rng(0))
     back = np.fft.ifft2(spec, axes=(1, 2))
     assert np.abs(back.imag).max() / np.abs(back.real).max() < 1e-9
     fx = np.fft.fft2(x, axes=(1, 2))
     amp_err = np.abs(np.abs(np.fft.fft2(back.real, axes=(1, 2))) - np.abs(fx)).max()
     assert amp_err < 1e-9 * np.abs(fx).max()
-    amp, dc = _textures.mean_amplitude(data.train_x.astype(np.float64))
-    eq = _textures.amplitude_equalise(x, amp, dc)
+    amp, dc = sims.textures.mean_amplitude(data.train_x.astype(np.float64))
+    eq = sims.textures.amplitude_equalise(x, amp, dc)
     fe = np.fft.fft2(eq, axes=(1, 2))
     big = (np.abs(fx) > 1e-6 * np.abs(fx).max()) & (np.abs(fe) > 1e-6 * np.abs(fe).max())
     big[:, 0, 0, :] = False  # the zero-frequency coefficient is set to the reference mean

@@ -20,7 +20,7 @@ import sympy as sp
 from numpy.polynomial import hermite_e
 
 import theory
-from theory import _dynamics as dyn
+import theory.dynamics
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -388,44 +388,50 @@ def test_recommended_activation_refuses_gaussian_phase():
 @pytest.mark.parametrize("k", range(1, 7))
 def test_escape_samples_leading_differentiates_back(k):
     n_esc = theory.escape_samples_leading(k)
-    rate = dyn.N / (dyn.delta * k * dyn.a_k * dyn.m1 ** (k - 1))
-    assert sp.simplify(sp.diff(n_esc, dyn.m1) - rate) == 0
-    assert sp.simplify(n_esc.subs(dyn.m1, dyn.m0)) == 0
+    d = theory.dynamics
+    rate = d.N / (d.delta * k * d.a_k * d.m1 ** (k - 1))
+    assert sp.simplify(sp.diff(n_esc, theory.dynamics.m1) - rate) == 0
+    assert sp.simplify(n_esc.subs(theory.dynamics.m1, theory.dynamics.m0)) == 0
 
 
 def test_escape_samples_general_matches_leading():
     general = theory.escape_samples_general()
-    rate = dyn.N / (dyn.delta * dyn.k_sym * dyn.a_k * dyn.m1 ** (dyn.k_sym - 1))
-    assert sp.simplify(sp.diff(general, dyn.m1) - rate) == 0
+    rate = theory.dynamics.N / (
+        theory.dynamics.delta
+        * theory.dynamics.k_sym
+        * theory.dynamics.a_k
+        * theory.dynamics.m1 ** (theory.dynamics.k_sym - 1)
+    )
+    assert sp.simplify(sp.diff(general, theory.dynamics.m1) - rate) == 0
     for k in (3, 4, 5):
-        assert sp.simplify(general.subs(dyn.k_sym, k) - theory.escape_samples_leading(k)) == 0
+        assert sp.simplify(general.subs(theory.dynamics.k_sym, k) - theory.escape_samples_leading(k)) == 0
 
 
 @pytest.mark.parametrize(
     "k, expected",
     [
-        (1, dyn.delta0),
-        (2, dyn.delta0 / sp.log(dyn.N)),
-        (3, dyn.delta0 / (sp.sqrt(dyn.N) * sp.log(dyn.N))),
-        (4, dyn.delta0 / (dyn.N * sp.log(dyn.N))),
-        (6, dyn.delta0 / (dyn.N**2 * sp.log(dyn.N))),
+        (1, theory.dynamics.delta0),
+        (2, theory.dynamics.delta0 / sp.log(theory.dynamics.N)),
+        (3, theory.dynamics.delta0 / (sp.sqrt(theory.dynamics.N) * sp.log(theory.dynamics.N))),
+        (4, theory.dynamics.delta0 / (theory.dynamics.N * sp.log(theory.dynamics.N))),
+        (6, theory.dynamics.delta0 / (theory.dynamics.N**2 * sp.log(theory.dynamics.N))),
     ],
 )
 def test_step_schedule(k, expected):
     assert sp.simplify(theory.step_schedule(k) - expected) == 0
 
 
-LOG = sp.log(dyn.N)
+LOG = sp.log(theory.dynamics.N)
 
 
 @pytest.mark.parametrize(
     "k, lower, upper",
     [
-        (1, dyn.N, dyn.N * LOG),
-        (2, dyn.N * LOG, dyn.N * LOG**2),
-        (3, dyn.N**2, dyn.N**2 * LOG**2),
-        (4, dyn.N**3, dyn.N**3 * LOG**2),
-        (5, dyn.N**4, dyn.N**4 * LOG**2),
+        (1, theory.dynamics.N, theory.dynamics.N * LOG),
+        (2, theory.dynamics.N * LOG, theory.dynamics.N * LOG**2),
+        (3, theory.dynamics.N**2, theory.dynamics.N**2 * LOG**2),
+        (4, theory.dynamics.N**3, theory.dynamics.N**3 * LOG**2),
+        (5, theory.dynamics.N**4, theory.dynamics.N**4 * LOG**2),
     ],
 )
 def test_thresholds(k, lower, upper):
@@ -435,7 +441,7 @@ def test_thresholds(k, lower, upper):
     powers = theory.threshold_powers(k)
     for name, expr in (("lower", lower), ("upper", upper)):
         e, q = powers[name]
-        assert sp.simplify(expr - dyn.N**e * LOG**q) == 0
+        assert sp.simplify(expr - theory.dynamics.N**e * LOG**q) == 0
 
 
 @pytest.mark.parametrize(
@@ -446,7 +452,7 @@ def test_numeric_thresholds_match_symbolic(task, lat, act):
     dims = np.array([16, 64, 256])
     for name in ("lower", "upper"):
         expr = getattr(theory, f"{name}_threshold")(d.k)
-        want = [float(expr.subs(dyn.N, int(v))) for v in dims]
+        want = [float(expr.subs(theory.dynamics.N, int(v))) for v in dims]
         np.testing.assert_allclose(getattr(d, f"{name}_threshold")(dims), want, rtol=1e-12)
 
 
@@ -543,16 +549,16 @@ def test_default_delta0_rule(task, lat, act, snr):
     # delta_0 = min(stability, small-step): drift / shrink >= 10 at m0 = N^-1/2 (leading drift,
     # no (1 - m^2)) and (delta_N / N) k a_k <= 1e-3, both at N = 16, with one of them tight
     d = _dynamics(task, lat, act, snr=snr)
-    dim = dyn.REFERENCE_DIM
+    dim = theory.dynamics.REFERENCE_DIM
     step, start = d.step(dim), dim**-0.5
     k, a, s = d.k, float(d.a), float(d.s)
     ratio = (k * a * start ** (k - 1) * step / dim) / (step**2 / (2 * dim) * s * start)
     relative_drift = step / dim * k * a
     assert d.default_delta0 > 0
-    assert ratio >= dyn.STABILITY_RATIO * (1 - 1e-9)
-    assert relative_drift <= dyn.MAX_RELATIVE_DRIFT * (1 + 1e-9)
-    assert math.isclose(ratio, dyn.STABILITY_RATIO, rel_tol=1e-9) or math.isclose(
-        relative_drift, dyn.MAX_RELATIVE_DRIFT, rel_tol=1e-9
+    assert ratio >= theory.dynamics.STABILITY_RATIO * (1 - 1e-9)
+    assert relative_drift <= theory.dynamics.MAX_RELATIVE_DRIFT * (1 + 1e-9)
+    assert math.isclose(ratio, theory.dynamics.STABILITY_RATIO, rel_tol=1e-9) or math.isclose(
+        relative_drift, theory.dynamics.MAX_RELATIVE_DRIFT, rel_tol=1e-9
     )
 
 
@@ -585,9 +591,9 @@ def test_escape_scale_is_log_n_times_leading_escape(task, lat, act, dim):
 def test_symbolic_drift_shrink_noise():
     d = _dynamics("phase", "rademacher", "-he4")
     a = sp.Rational(100, 121)
-    assert sp.simplify(d.drift - dyn.delta / dyn.N * (1 - m**2) * 4 * a * m**3) == 0
-    assert sp.simplify(d.shrink + dyn.delta**2 / (2 * dyn.N) * 96 * m) == 0
-    assert sp.simplify(d.noise_variance - dyn.delta**2 / dyn.N**2 * 96) == 0
+    assert sp.simplify(d.drift - theory.dynamics.delta / theory.dynamics.N * (1 - m**2) * 4 * a * m**3) == 0
+    assert sp.simplify(d.shrink + theory.dynamics.delta**2 / (2 * theory.dynamics.N) * 96 * m) == 0
+    assert sp.simplify(d.noise_variance - theory.dynamics.delta**2 / theory.dynamics.N**2 * 96) == 0
     assert sp.simplify(d.rate - d.drift - d.shrink) == 0
 
 

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sims import _two_direction as sd
+import sims.two_direction
 
 
 N, BATCH, SEEDS = 16, 4, 256
-TASK = sd.TwoDirectionTask(0.5, 10.0, 0.5)  # coupling 0.5: tied and free phase signs both occur
+TASK = sims.two_direction.TwoDirectionTask(
+    0.5, 10.0, 0.5
+)  # coupling 0.5: tied and free phase signs both occur
 STEP, BUDGET, ESCAPE = 0.5, 20_000, (0.8, 0.5)
 CHECKPOINTS = 8  # log-spaced: samples 4, 12, 44, 152, 520, ...
 READ_AT = (44.0, 152.0)  # checkpoints read out (reached: some seed is still unfinished there)
@@ -24,7 +26,9 @@ LEVEL = 0.001 / N_TESTS
 
 def _engines(start):
     kw = dict(activation=READOUTS[start], batch=BATCH, start=start, escape=ESCAPE)
-    return sd.TwoDirectionSGD(N, TASK, **kw), sd.ReducedTwoDirectionSGD(N, TASK, **kw)
+    return sims.two_direction.TwoDirectionSGD(N, TASK, **kw), sims.two_direction.ReducedTwoDirectionSGD(
+        N, TASK, **kw
+    )
 
 
 def _samples(run):
@@ -69,11 +73,11 @@ def test_reduced_chain_agrees_in_law_with_the_full_engine(start):
 
 def test_reduced_chain_refuses_several_units():
     with pytest.raises(ValueError, match="units=3: use TwoDirectionSGD"):
-        sd.ReducedTwoDirectionSGD(N, TASK, "he2", units=3)
+        sims.two_direction.ReducedTwoDirectionSGD(N, TASK, "he2", units=3)
     with pytest.raises(ValueError, match="N=3"):
-        sd.ReducedTwoDirectionSGD(3, TASK, "he2")
+        sims.two_direction.ReducedTwoDirectionSGD(3, TASK, "he2")
     with pytest.raises(ValueError, match="step"):
-        sd.ReducedTwoDirectionSGD(N, TASK, "he2").run(-1.0, [0], 10)
+        sims.two_direction.ReducedTwoDirectionSGD(N, TASK, "he2").run(-1.0, [0], 10)
 
 
 def test_reduced_chain_is_deterministic():

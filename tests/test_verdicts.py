@@ -12,7 +12,7 @@ import scipy.stats
 
 import claims
 import sims
-from claims import _sweep, _verdicts, phase_only
+from claims import phase_only
 
 
 DIMS = np.array([16, 24, 32, 48, 64, 96, 128])
@@ -216,14 +216,14 @@ def test_chance_check_excludes_a_cell_whose_control_escapes_as_fast():
     slow = _FakeCell([np.nan] * 8, 1300).ds
     fast = _FakeCell([np.nan] * 7 + [500.0], 1300).ds
     started = _FakeCell([0.0] + [np.nan] * 7, 1300).ds  # a seed that started beyond m1 is left out
-    assert _sweep.chance_check(exp, signal, slow)["eligible"] is True
-    bad = _sweep.chance_check(exp, signal, fast)
+    assert claims.chance_check(exp, signal, slow)["eligible"] is True
+    bad = claims.chance_check(exp, signal, fast)
     assert bad["eligible"] is False and bad["kind"] == "chance"
-    assert _sweep.chance_check(exp, signal, started)["eligible"] is True
+    assert claims.chance_check(exp, signal, started)["eligible"] is True
     few = _FakeCell([np.nan] * 4, 1300).ds
-    assert _sweep.chance_check(exp, signal, few)["kind"] == "control"
+    assert claims.chance_check(exp, signal, few)["kind"] == "control"
     censored = _FakeCell([np.nan] * 16, 5000).ds
-    assert _sweep.chance_check(exp, censored, slow)["kind"] == "censored"
+    assert claims.chance_check(exp, censored, slow)["kind"] == "censored"
 
 
 # ---------------------------------------------------------------- the miniature lower bound
@@ -236,7 +236,7 @@ def test_miniature_rule_fails_when_escape_happens_and_needs_its_positive_control
     bounded = [np.abs(rng.normal(0.9, 0.3, 256)) for _ in dims]  # the default tier's 256 seeds
     escaping = [0.5 * math.sqrt(d) * (1 + np.abs(rng.normal(0.5, 0.1, 256))) for d in dims]  # |m| >= 0.5
     escaped, none = [(16, 16)] * 3, [(0, 16)] * 3
-    stats = phase_only._miniature_stats
+    stats = phase_only.miniature_stats
     assert rule.decide({"claim": stats(dims, bounded), "control": escaped}) == claims.HOLDS
     assert rule.decide({"claim": stats(dims, escaping), "control": escaped}) == claims.FAILS
     # the positive control did not escape: the check had no power
@@ -253,7 +253,7 @@ def test_exponent_rule_is_an_equivalence_test():
 
 def test_no_escape_control_rule_needs_enough_seeds():
     rule = phase_only.NO_ESCAPE.rule
-    interval = claims._registry.proportion_interval
+    interval = claims.registry.proportion_interval
     assert rule.decide(interval(0, 192)) == claims.HOLDS
     assert rule.decide(interval(0, 32)) == claims.UNDECIDED  # too few seeds to say "absent"
     assert rule.decide(interval(40, 192)) == claims.FAILS
@@ -315,7 +315,7 @@ def test_no_escape_verdict_names_escapes_the_theory_forbids():
         {"N": 16, "escaped_fraction": 0.0, "seeds": 8, "started_escaped": 0},
         {"N": 24, "escaped_fraction": 0.25, "seeds": 8, "started_escaped": 1},
     ]
-    v = _verdicts._no_escape_verdict(exp, rows)
+    v = claims.no_escape_verdict(exp, rows)
     assert v["no_escape"] == "refuted" and "N=24: 1" in v["reason"]
     rows[1]["escaped_fraction"] = 0.125
-    assert _verdicts._no_escape_verdict(exp, rows)["no_escape"] == "supported"
+    assert claims.no_escape_verdict(exp, rows)["no_escape"] == "supported"

@@ -4,19 +4,6 @@ Nothing here simulates; `sims` never imports this package and this package never
 The claim layer (`claims`) pairs the predictions made here with measurements made there.
 """
 
-from ._dynamics import (
-    ESCAPE_OVERLAP,
-    OverlapDynamics,
-    escape_samples_general,
-    escape_samples_leading,
-    lower_threshold,
-    median_abs_start,
-    schedule_powers,
-    start_quantile,
-    step_schedule,
-    threshold_powers,
-    upper_threshold,
-)
 from ._hermite import (
     ACTIVATION_NAMES,
     activation_expr,
@@ -35,9 +22,22 @@ from ._latents import (
     spike_moments,
 )
 from ._population import PopulationLoss, m, recommended_activation
-from ._powerlaw import ShellHierarchy, participation_ratio, pr_scaling
-from ._powerlaw import variances as powerlaw_variances
-from ._two_direction import TwoDirectionLoss, TwoDirectionModel, hermite_combination, m_u, m_v
+from .dynamics import (
+    ESCAPE_OVERLAP,
+    OverlapDynamics,
+    escape_samples_general,
+    escape_samples_leading,
+    lower_threshold,
+    median_abs_start,
+    schedule_powers,
+    start_quantile,
+    step_schedule,
+    threshold_powers,
+    upper_threshold,
+)
+from .powerlaw import ShellHierarchy, participation_ratio, pr_scaling
+from .powerlaw import variances as powerlaw_variances
+from .two_direction import TwoDirectionLoss, TwoDirectionModel, hermite_combination, m_u, m_v
 
 
 __all__ = [

@@ -13,11 +13,12 @@ import re
 import mpmath
 import sympy as sp
 
+from vocabulary import ACTIVATION_NAMES
+
 
 x = sp.Symbol("x", real=True)
 _GAUSS = sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
 
-ACTIVATION_NAMES = ("he1", "he2", "he3", "he4", "he5", "he6", "relu", "tanh", "erf")
 """Names accepted by [`theory.activation`][]; a leading `-` flips the sign (e.g. `-he4`)."""
 
 _NUMERIC_DIGITS = 40

@@ -21,14 +21,14 @@ import functools as ft
 
 import sympy as sp
 
+from vocabulary import LATENT_NAMES, TASK_NAMES
+
 from ._hermite import hermite, x
 
 
 snr = sp.Symbol("beta", positive=True)
 """The signal-to-noise ratio beta of the spike (symbolic)."""
 
-TASK_NAMES = ("phase", "amplitude", "mean")
-LATENT_NAMES = ("rademacher", "uniform", "laplace", "skewed", "gaussian", "moments:M1,M2,M3,...")
 
 _MAX_ORDER = 12
 

@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ._errors import SimulationError
+
 
 ACTIVATIONS: dict[str, Callable] = {"tanh": jnp.tanh, "relu": jax.nn.relu}
 
@@ -157,7 +159,7 @@ def train(
         state, loss = block(state, x, y)
         rec = jax.device_get(meas(state[0], *measure_args))
         if not np.all(np.isfinite(np.asarray(loss))):
-            raise FloatingPointError(
+            raise SimulationError(
                 f"training produced a non-finite loss at lr={trainer.learning_rate}: lower the learning rate"
             )
         records.append(rec)

@@ -31,6 +31,8 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from ._errors import SimulationError
+
 
 EXPERIMENT_IDS = (1, 2, 5)
 
@@ -301,7 +303,7 @@ def train(cfg: FitConfig, seeds, track_norms: bool = True, progress: bool = Fals
     wall = time.perf_counter() - start
     out = {k: np.concatenate([r[k] for r in recs], axis=1) for k in recs[0]}
     if not np.all(np.isfinite(out["loss"])):
-        raise FloatingPointError(f"non-finite loss during training (lr {cfg.lr}): lower the learning rate")
+        raise SimulationError(f"non-finite loss during training (lr {cfg.lr}): lower the learning rate")
     out["target"] = np.asarray(y)
     out["init_sigma_max"] = np.asarray(sig0)
     out["params"] = carry[0]

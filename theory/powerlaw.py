@@ -1,7 +1,7 @@
 """Power-law spectra: participation ratio, effective start overlap, and the preconditioned
 overlap dynamics of the coloured phase task.
 
-Model (shared with `sims._powerlaw`): inputs x = C^1/2 x_w with x_w from the whitened phase task
+Model (shared with `sims.powerlaw`): inputs x = C^1/2 x_w with x_w from the whitened phase task
 with spike u, and C diagonal in real Fourier coordinates, c_i proportional to (1 + f_i)^-alpha at
 the radial frequency f_i, tr C = N. The student's pre-activation is normalised,
 lambda = w.x / sqrt(w^T C w), so that its population loss is exactly phi(m_eff) of the isotropic
@@ -36,9 +36,9 @@ import numpy as np
 import scipy.integrate
 import sympy as sp
 
-from ._dynamics import ESCAPE_OVERLAP, a_k, delta, escape_samples_leading, m0, m1
-from ._dynamics import N as N_dyn
 from ._population import PopulationLoss, m
+from .dynamics import ESCAPE_OVERLAP, a_k, delta, escape_samples_leading, m0, m1
+from .dynamics import N as N_dyn
 
 
 alpha = sp.Symbol("alpha", nonnegative=True)

@@ -87,11 +87,13 @@ def initialize(
     return jax.process_index(), jax.process_count()
 
 
-def cell_cost(exp: Experiment, dim: int) -> float:
-    """Relative cost of the cells of one N: samples x work per sample (O(N) full engine, O(1)
-    reduced) x step factors."""
-    per_sample = dim if exp.engine_name(dim) == "full" else 1.0
-    return float(exp.budget(dim)) * exp.config.seeds * per_sample * len(exp.factors)
+def cell_cost(exp, dim: int) -> float:
+    """Relative cost of the cells of one N: samples x work per sample (O(N) for the full and
+    coloured engines, O(1) reduced) x signal cells of that N (step factors, or alpha and
+    placement)."""
+    per_sample = dim if exp.engine_name(dim) in ("full", "coloured") else 1.0
+    signal = [c for c in exp.cells([dim]) if not c.null]
+    return sum(float(exp.full_budget(c)) for c in signal) * exp.config.seeds * per_sample
 
 
 def partition(dims, costs, num_processes: int) -> list[list[int]]:
@@ -106,18 +108,35 @@ def partition(dims, costs, num_processes: int) -> list[list[int]]:
     return [sorted(s) for s in shares]
 
 
-def my_cells(exp: Experiment, process_id: int, num_processes: int) -> list[int]:
+def my_cells(exp, process_id: int, num_processes: int) -> list[int]:
     dims = list(exp.config.dims)
     return partition(dims, [cell_cost(exp, d) for d in dims], num_processes)[process_id]
 
 
-def gather_done(exp: Experiment, done: list[int]) -> np.ndarray:
+def gather_done(exp, done: list[int]) -> np.ndarray:
     """Collective over all processes: how many processes finished each cell (a barrier as well)."""
     from jax.experimental import multihost_utils
 
     mine = np.array([d in done for d in exp.config.dims], np.int32)
     every = np.asarray(multihost_utils.process_allgather(mine))  # (processes, cells)
     return every.reshape(-1, len(exp.config.dims)).sum(axis=0)
+
+
+def experiment_from_dict(config: dict):
+    """The experiment of a config written by `as_dict` (`SweepConfig` or, for `task` powerlaw,
+    `PowerlawConfig`): how a job of an array rebuilds it."""
+    tuples = ("dims", "step_factors", "alphas", "placements")
+    config = {k: tuple(v) if k in tuples else v for k, v in config.items()}
+    if config.get("task") == "powerlaw":
+        from .powerlaw import PowerlawConfig, PowerlawExperiment
+
+        return PowerlawExperiment(PowerlawConfig(**config).validated())
+    if config.get("task") == "amplitude-phase":
+        from .amplitude_phase import APConfig, APExperiment
+
+        config = {k: tuple(v) if k in ("dims_amplitude", "dims_phase") else v for k, v in config.items()}
+        return APExperiment(APConfig(**config).validated())
+    return Experiment(SweepConfig(**config).validated())
 
 
 def run_one_cell(config: dict, out: str, dim: int) -> dict:
@@ -128,8 +147,7 @@ def run_one_cell(config: dict, out: str, dim: int) -> dict:
     scheduler's (pickled) result channel."""
     from ._sweep import cell_path, run_cells
 
-    config = dict(config, dims=tuple(config["dims"]), step_factors=tuple(config.get("step_factors", ())))
-    exp = Experiment(SweepConfig(**config).validated())
+    exp = experiment_from_dict(config)
     cells = run_cells(exp, Path(out), progress=False, dims=[int(dim)])
     return {
         "N": int(dim),

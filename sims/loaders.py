@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._textures import ImageData
+from .textures import ImageData
 
 
 CIFAR_RECORD = 2 + 3 * 32 * 32

@@ -26,6 +26,8 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from ._errors import SimulationError
+
 
 MODEL_NAMES = ("two-layer", "cnn")
 
@@ -109,10 +111,6 @@ class TrainConfig:
                 )
 
 
-class TrainingDiverged(ValueError):
-    """The training loss became NaN or infinite (the learning rate is too large)."""
-
-
 def _padded(x: np.ndarray, y: np.ndarray, chunk: int):
     n = len(x)
     pad = (-n) % chunk
@@ -189,7 +187,7 @@ def train(
 
     **Returns:** a dict with `steps` (evaluation steps), `accuracy` (seeds, steps, sets), `set_names`,
     `train_loss` (seeds, steps: mean minibatch loss since the previous evaluation; NaN at step 0),
-    `wall_seconds`, `compile_seconds`. Raises `TrainingDiverged` if a loss is not finite.
+    `wall_seconds`, `compile_seconds`. Raises `SimulationError` if a loss is not finite.
     """
     cfg = config
     if sequential is None:
@@ -256,7 +254,7 @@ def train(
             compile_seconds = time.perf_counter() - c0
         if not np.all(np.isfinite(loss)):
             bar.close()
-            raise TrainingDiverged(
+            raise SimulationError(
                 f"training loss is not finite at step {int(grid[i])} (lr={cfg.lr}): lower the learning rate"
             )
         losses[:, i] = loss
