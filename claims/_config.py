@@ -123,7 +123,9 @@ class SweepConfig:
         return cls(**values).validated()
 
     def validated(self) -> SweepConfig:
-        """Check every field; raise UsageError naming the bad value and what to do."""
+        """Check every field; raise UsageError naming the bad value and what to do.
+
+        Long because it is the flat list of checks, one per field, each with its own message."""
         if self.task not in theory.TASK_NAMES:
             raise UsageError(f"unknown task {self.task!r}: use one of {', '.join(theory.TASK_NAMES)}")
         try:

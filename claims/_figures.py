@@ -122,7 +122,9 @@ def _medians(ax, dims, rows, label, color="k", fmt="o", scale=None):
 
 def scaling_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
     """Escape samples against N (seeds, medians with intervals, ODE, thresholds) and n*/N^(k-1);
-    for a step scan, the best factor's seeds and n*_best."""
+    for a step scan, the best factor's seeds and n*_best.
+
+    Long because it lays out one figure (data, censored ends, theory curves, thresholds)."""
     k = summary["information_exponent"]
     rows = _per_dimension(exp, cells, summary)
     if not rows:  # nothing to draw per N (e.g. a scan where no factor was eligible)
@@ -247,7 +249,9 @@ def _ratio_panel(bx, exp, summary, dims, rows, i0, star, lo_tex, up_tex) -> None
 def step_scan_figure(exp, cells: dict, summary: dict, stem: Path) -> list[Path]:
     """The step scan: median escape samples against the step factor F per N (the U-shape; the
     chance control's exclusions crossed out, censored medians as triangles at their stop), and
-    n*_best against N with the ODE's best over the same scan."""
+    n*_best against N with the ODE's best over the same scan.
+
+    Long because it lays out the panels of one figure."""
     scan = summary.get("step_scan") or []
     with plt.rc_context(STYLE):
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.2, 3.2), constrained_layout=True)

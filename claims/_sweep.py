@@ -178,6 +178,8 @@ def run_cells(
     cell's config hash (which includes a budget set by a reference cell); otherwise the cell is
     recomputed and the file replaced atomically. Hidden temporaries a killed writer left are removed
     first (one writer per cell is assumed).
+
+    Long because it is the cell loop with its reuse, recompute and progress bookkeeping.
     """
     out = Path(out)
     exp.check_budgets()

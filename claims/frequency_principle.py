@@ -439,6 +439,7 @@ def relative_delta_grid(x, n_delta: int) -> np.ndarray:
 
 
 def run_deep(config: ConfigDeep, progress: bool = False) -> xr.Dataset:
+    """Long because it is one training run recorded layer by layer (the protocol of Xu & Zhou)."""
     start = time.perf_counter()
     x, y, _ = sims.frequency_principle.load_digits_subset(config.samples)
     n = x.shape[0]
@@ -522,6 +523,7 @@ def run_deep(config: ConfigDeep, progress: bool = False) -> xr.Dataset:
 
 
 def analyse_deep(ds: xr.Dataset) -> dict:
+    """Long because it computes the deep protocol's statistics one after the other."""
     rel = ds["delta"].values
     j_star = len(rel) // 2
     depths = [int(d) for d in ds["depth"].values]
@@ -595,6 +597,7 @@ def analyse_deep(ds: xr.Dataset) -> dict:
 
 
 def figure_deep(ds: xr.Dataset, summary: dict, stem: Path) -> Path:
+    """Long because it lays out the panels of one figure."""
     rel = ds["delta"].values
     j = len(rel) // 2
     depths = [int(d) for d in ds["depth"].values]

@@ -331,6 +331,7 @@ LADDER_RULE = AllOf(
     ),
 )
 def ladder(tier: str, out: Path, root_seed: int = 0) -> dict:
+    """Long because it compares the four rungs side by side, one statistic after the other."""
     dim, seeds = LADDER_DIM[tier], LADDER_SEEDS[tier]
     k = 4
     scale = float(dim) ** (k - 1)

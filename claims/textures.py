@@ -268,7 +268,9 @@ def write_results(out: Path, run: dict, summary: dict) -> dict[str, Path]:
 
 def figure(run: dict, summary: dict, stem: Path) -> list[Path]:
     """Left: accuracy against SGD step (mean over seeds, 95% band) on the three test sets, with the
-    leave-chance steps. Right: per-seed leave-chance steps and the separation step."""
+    leave-chance steps. Right: per-seed leave-chance steps and the separation step.
+
+    Long because it lays out the panels of one figure."""
     steps = np.asarray(run["steps"], float)
     acc = np.asarray(run["accuracy"])
     names = list(run["set_names"])

@@ -275,7 +275,9 @@ class _SphericalSGD:
         after the other, each in its own while loop that also stops once all its trajectories
         escaped). The host calls `advance` once per checkpoint and decides there whether to stop,
         so the programs hold neither host callbacks nor collectives (and enter JAX's persistent
-        cache)."""
+        cache).
+
+        Long because the two compiled programs and their inner loops must be read together."""
         m_esc = self.escape_thresholds
         vector = bool(self.overlap_names)
         finished = self._finished
@@ -415,38 +417,61 @@ class _SphericalSGD:
         if total_steps > MAX_STEPS:
             raise ValueError(f"budget of {budget_samples} samples is too large for one run")
         ends = np.unique(np.geomspace(1, total_steps, n_checkpoints).round().astype(np.int64))
-        n_step, n_seed = steps.size, seeds.size
-        n_traj = n_step * n_seed
+        n_traj = steps.size * seeds.size
         if stop_after is not None and (not isinstance(stop_after, int | np.integer) or stop_after < 1):
             raise ValueError(f"stop_after must be a positive integer or None, got {stop_after!r}")
         stop = n_traj + 1 if stop_after is None else min(int(stop_after), n_traj + 1)
-        C = int(self.chunk)
-        devices = _devices(devices, -(-n_traj // C), self.prng_impl)
+        devices = _devices(devices, -(-n_traj // int(self.chunk)), self.prng_impl)
         start_compile = time.perf_counter()
+        layout = self._layout(steps, seeds, root_seed, devices)
+        programs = self._compiled(devices, layout["arrays"])
+        if len(devices) > 1:
+            layout["arrays"] = jax.device_put(layout["arrays"], programs["sharding"])
+        compile_seconds = time.perf_counter() - start_compile
+        start = time.perf_counter()
+        loop = self._checkpoint_loop(programs, layout, ends, stop, progress)
+        wall = time.perf_counter() - start
+        out = self._collect(loop, layout, ends, (steps.size, seeds.size))
+        return out | {
+            "checkpoint_samples": ends.astype(np.float64) * self.batch,
+            "stop_samples": np.float64(loop["stop_step"] * self.batch),
+            "wall_seconds": np.float64(wall),
+            "compile_seconds": np.float64(compile_seconds),
+        }
+
+    def _layout(self, steps: np.ndarray, seeds: np.ndarray, root_seed: int, devices: list) -> dict:
+        """The run's trajectories as whole chunks: (step, seed) flattened into one axis (all steps
+        of a seed share its data), padded with copies of the last trajectory (never counted) to
+        whole chunks, as many per device, reshaped to (chunks, chunk, ...)."""
+        n_step, n_seed, C = steps.size, seeds.size, int(self.chunk)
+        n_traj = n_step * n_seed
         keys = self.seed_keys(root_seed, seeds)
         state0, aux = self.initial_state(keys)
         data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 2))(keys)
-        # Flatten (step, seed) into one trajectory axis; all steps of a seed share its data.
         tile = lambda a: jnp.tile(a, (n_step,) + (1,) * (a.ndim - 1))
         with np.errstate(over="ignore"):  # a step beyond the dtype's range runs as inf -> NaN flag
             flat_steps = jnp.repeat(jnp.asarray(steps.astype(self.dtype)), n_seed)
         real = jnp.ones(n_traj, bool)
         traj = (jax.tree.map(tile, state0), jax.tree.map(tile, aux), tile(data_keys), flat_steps, real)
-        # Pad with copies of the last trajectory (dropped below) to whole chunks, as many per device.
         n_chunks = -(-n_traj // (C * len(devices))) * len(devices)
         pad = n_chunks * C - n_traj
         if pad:
             traj = jax.tree.map(lambda a: jnp.concatenate([a] + [a[-1:]] * pad), traj)
             traj = (*traj[:4], traj[4].at[n_traj:].set(False))  # padded copies never count as escapes
         traj = jax.tree.map(lambda a: a.reshape((n_chunks, C) + a.shape[1:]), traj)
-        state0, aux, data_keys, flat_steps, real = traj
-        real = np.asarray(real).reshape(-1)
-        programs = self._compiled(devices, (state0, aux, data_keys, flat_steps))
-        if len(devices) > 1:
-            put = lambda tree: jax.device_put(tree, programs["sharding"])
-            state0, aux, data_keys, flat_steps = put((state0, aux, data_keys, flat_steps))
-        compile_seconds = time.perf_counter() - start_compile
-        start = time.perf_counter()
+        return {
+            "arrays": traj[:4],  # state0, aux, data keys, steps
+            "real": np.asarray(traj[4]).reshape(-1),
+            "n_traj": n_traj,
+            "n_chunks": n_chunks,
+        }
+
+    def _checkpoint_loop(self, programs: dict, layout: dict, ends: np.ndarray, stop: int, progress) -> dict:
+        """Run `start`, then `advance` to each checkpoint in turn; record the overlaps and the
+        steps each chunk reached, report progress, and stop early once `stop` trajectories (of the
+        real ones, over all devices) have escaped."""
+        state0, aux, data_keys, flat_steps = layout["arrays"]
+        n_chunks, C = layout["n_chunks"], int(self.chunk)
         carry, m0 = programs["start"](state0, aux)
         D = (len(self.overlap_names),) if self.overlap_names else ()
         flat = lambda a: np.asarray(a).reshape((n_chunks * C, *D))  # (trajectory[, direction])
@@ -454,7 +479,7 @@ class _SphericalSGD:
         escaped = lambda esc: np.all((esc >= 0) | ~needed, axis=-1) if D else esc >= 0
         ms = np.full((len(ends), n_chunks * C, *D), np.nan)
         ts = np.zeros((len(ends), n_chunks), np.int64)
-        report = _ChunkProgress(progress, n_chunks, self.batch, n_traj) if progress is not None else None
+        report = _ChunkProgress(progress, n_chunks, self.batch, layout["n_traj"]) if progress else None
         stop_step = int(ends[-1])
         for j, t_end in enumerate(ends):
             carry, m = programs["advance"](carry, aux, data_keys, flat_steps, jnp.int32(t_end))
@@ -464,28 +489,30 @@ class _SphericalSGD:
                 done = (done_all | np.asarray(carry[4]).reshape(-1)).reshape(n_chunks, C).sum(axis=1)
                 for chunk in range(n_chunks):
                     report(chunk, int(ts[j, chunk]), int(done[chunk]))
-            if int(np.sum(real & done_all)) >= stop:  # the early stop: decided here, for all devices
+            if int(np.sum(layout["real"] & done_all)) >= stop:  # the early stop, for all devices
                 stop_step = int(t_end)
                 break
-        wall = time.perf_counter() - start
-        m0, esc, mx = (flat(a)[:n_traj] for a in (m0, carry[2], carry[3]))
+        return {"m0": flat(m0), "carry": carry, "flat": flat, "ms": ms, "ts": ts, "stop_step": stop_step}
+
+    def _collect(self, loop: dict, layout: dict, ends: np.ndarray, leading: tuple[int, int]) -> dict:
+        """The per-trajectory results with leading axes (step, seed): padded copies dropped, and
+        checkpoints a chunk did not reach (it stops once all its trajectories escaped) set to NaN."""
+        n_traj, C, flat, carry = layout["n_traj"], int(self.chunk), loop["flat"], loop["carry"]
+        D = (len(self.overlap_names),) if self.overlap_names else ()
+        m0 = loop["m0"][:n_traj]
+        esc, mx = (flat(a)[:n_traj] for a in (carry[2], carry[3]))
         bad = np.asarray(carry[4]).reshape(-1)[:n_traj]
-        ms = np.moveaxis(ms, 0, -1)[:n_traj]  # (trajectory[, direction], checkpoint)
-        # checkpoints each chunk actually reached (a chunk stops once all its trajectories escaped)
-        reached = np.repeat(ts.T == ends, C, axis=0)[:n_traj]
+        ms = np.moveaxis(loop["ms"], 0, -1)[:n_traj]  # (trajectory[, direction], checkpoint)
+        reached = np.repeat(loop["ts"].T == ends, C, axis=0)[:n_traj]
         ms = np.where(reached.reshape((n_traj,) + (1,) * len(D) + (len(ends),)), ms, np.nan)
-        shape = (n_step, n_seed, *D)
+        shape = (*leading, *D)
         escape = np.where(esc >= 0, esc.astype(np.float64) * self.batch, np.nan)
         return {
             "initial_overlap": m0.reshape(shape),
             "overlap": ms.reshape(shape + (len(ends),)),
             "escape_samples": escape.reshape(shape),
             "max_abs_overlap": mx.reshape(shape),
-            "finite": (~bad).reshape(shape[:2]),
-            "checkpoint_samples": ends.astype(np.float64) * self.batch,
-            "stop_samples": np.float64(stop_step * self.batch),
-            "wall_seconds": np.float64(wall),
-            "compile_seconds": np.float64(compile_seconds),
+            "finite": (~bad).reshape(leading),
         }
 
 

@@ -281,6 +281,8 @@ def fit_censored(
     and the upper quantile of the upper values. The point value is None when the point medians are
     censored in a way that moves it. Such an interval never passes more easily than the uncensored
     one would.
+
+    Long because the censoring rules for each fitted parameter are spelled out case by case.
     """
     dims = np.asarray(dims, float)
     X = design(np.log(dims))

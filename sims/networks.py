@@ -188,6 +188,8 @@ def train(
     **Returns:** a dict with `steps` (evaluation steps), `accuracy` (seeds, steps, sets), `set_names`,
     `train_loss` (seeds, steps: mean minibatch loss since the previous evaluation; NaN at step 0),
     `wall_seconds`, `compile_seconds`. Raises `SimulationError` if a loss is not finite.
+
+    Long because it is one training loop with its evaluation schedule, progress and divergence check.
     """
     cfg = config
     if sequential is None:

@@ -135,3 +135,16 @@ def test_scripts_are_thin_wrappers(path):
     tree = ast.parse(path.read_text())
     functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]
     assert not functions and len(path.read_text().splitlines()) <= 20
+
+
+@pytest.mark.parametrize("package", ["vocabulary", "theory", "sims", "claims"])
+def test_long_functions_say_why(package):
+    """No function over 60 lines without a reason in its docstring ("Long because ...")."""
+    bad = []
+    for path in sources(package):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60 and "Long because" not in (ast.get_docstring(node) or ""):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.name} ({length} lines)")
+    assert not bad, "split these, or say why they are long:\n" + "\n".join(bad)

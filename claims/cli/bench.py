@@ -269,6 +269,7 @@ def check_ran_through(last: dict, what: str) -> None:
 
 # -- driver ----------------------------------------------------------------------------------------
 def main(argv=None) -> int:
+    """Long because it is the benchmark's script: each timed comparison in turn, interleaved repeats."""
     devices_note = two_cpu_devices()  # before any JAX use
     args = build_parser().parse_args(argv)
     dims = args.dims or ([16] if args.quick else [64, 256, 1024])
@@ -417,6 +418,7 @@ def _met(ok: bool) -> str:
 
 
 def render(rows, rrows, brows, drows, dims, info, load0, load1, seconds, numpy_samples) -> str:
+    """Long because it writes the report's sections one after the other (tables of measured ratios)."""
     head = [f"- {k}: {v}" for k, v in info.items()]
     head += [
         f"- task: phase, beta={SNR}, rademacher latent; activation {ACTIVATION}; step {STEP}; "

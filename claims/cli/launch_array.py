@@ -49,6 +49,7 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Long because it is the command's sequence: checks, submission, waiting, summary."""
     import submitit
 
     parser = build_parser()

@@ -31,6 +31,7 @@ PROG = "scaling_sweep.py"
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Long because it is the flat list of the command's flags and their help; nothing to factor."""
     p = Parser(
         prog="scaling_sweep.py",
         description=__doc__.split("\n\n")[0],
@@ -382,6 +383,10 @@ def report(exp, cells: dict, out: Path) -> tuple[Path, list[Path], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the sweep the flags describe; 0 done, 2 bad input (one line on stderr).
+
+    Long because it is the command's sequence: flags, processes, cells, summary, each with its
+    one-line error."""
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
         if args.devices is not None and args.devices < 1:

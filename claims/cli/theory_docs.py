@@ -458,6 +458,7 @@ any $n/N \to \infty$ suffices, and the upper $N\log N$ is our choice.
 
 
 def section_delta0() -> str:
+    """Long because it is one section of the generated page, derivation by derivation."""
     sym = stub_dynamics(theory.PopulationLoss(*EXAMPLE))
     ratio = sp.simplify(
         (-sym.drift / sym.shrink).subs(

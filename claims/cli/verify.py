@@ -266,6 +266,7 @@ def merge(folders: list[str], tier: str, out: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Long because it is the command's sequence: checks, runs per claim and replicate, report."""
     args = build_parser().parse_args(argv)
     if args.list:
         for name, c in claims.REGISTRY.items():

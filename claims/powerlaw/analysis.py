@@ -95,7 +95,9 @@ def _ratio_to_theory(esc, pred) -> float | None:
 
 def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool = True) -> dict:
     """Per-cell medians with intervals, speed-ups against alpha = 0, exponent fits per
-    (alpha, placement) with their differences from alpha = 0, and the theory beside each."""
+    (alpha, placement) with their differences from alpha = 0, and the theory beside each.
+
+    Long because it assembles the summary's sections (cells, speed-ups, fits) one after the other."""
     c = exp.config
     cells = by_axes(cells)
     rows = []

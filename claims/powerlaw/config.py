@@ -93,6 +93,7 @@ class PowerlawConfig:
         return cls(**values).validated()
 
     def validated(self) -> PowerlawConfig:
+        """Long because it is the flat list of checks, one per field, each with its own message."""
         dims = tuple(self.dims)
         if not dims:
             raise UsageError("--N needs at least one dimension, e.g. --N 16 32 64")

@@ -28,7 +28,9 @@ def powerlaw_figure(
     margin: float | None = None,
 ):
     """Left: escape samples against alpha at fixed N per placement (medians, 95% intervals, theory
-    curves). Right: escape samples against N per alpha (aligned placement), fitted exponents."""
+    curves). Right: escape samples against N per alpha (aligned placement), fitted exponents.
+
+    Long because it lays out the two panels of one figure (data, theory curves, labels)."""
     c = exp.config
     rows = summary["cells"]
     fixed_dim = fixed_dim or max(c.dims)
