@@ -139,12 +139,16 @@ def test_scripts_are_thin_wrappers(path):
 
 @pytest.mark.parametrize("package", ["vocabulary", "theory", "sims", "claims"])
 def test_long_functions_say_why(package):
-    """No function over 60 lines without a reason in its docstring ("Long because ...")."""
+    """No function over 60 lines of code (its docstring not counted) without a reason in its
+    docstring ("Long because ...")."""
     bad = []
     for path in sources(package):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 length = node.end_lineno - node.lineno + 1
+                first = node.body[0]
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                    length -= first.end_lineno - first.lineno + 1  # the docstring does not count
                 if length > 60 and "Long because" not in (ast.get_docstring(node) or ""):
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.name} ({length} lines)")
     assert not bad, "split these, or say why they are long:\n" + "\n".join(bad)
