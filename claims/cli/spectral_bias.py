@@ -89,7 +89,7 @@ def _settings(exp: int, args) -> dict:
             raise ValueError(f"--{key.replace('_', '-')} {s[key]}: use a positive value")
     if exp == 2 and int(s["samples"]) < 1:
         raise ValueError(f"--samples {s['samples']}: use at least one direction")
-    sbc._fit_config(s, "equal", petals=0 if exp == 5 else None)  # validates sizes and frequencies
+    sbc.fit_config(s, "equal", petals=0 if exp == 5 else None)  # validates sizes and frequencies
     return s
 
 
@@ -103,10 +103,11 @@ def _print_summary(exp: int, summary: dict) -> None:
                 t = row["thresholds"][str(thr)]
                 times = ", ".join("-" if v is None else f"{v:.0f}" for v in t["time_of_seed_mean_curve"])
                 print(
-                    f"  {amps:>10} A, threshold {thr}: mean per-seed rho = {sbc._fmt(t['rho_mean'])}, "
+                    f"  {amps:>10} A, threshold {thr}: "
+                    f"mean per-seed rho = {sbc.fmt_estimate(t['rho_mean'])}, "
                     f"rho of seed-mean curve = {t['rho_of_seed_mean_curve']:.2f}; times [{times}]"
                 )
-            fin = ", ".join(sbc._fmt(e) for e in row["final_amplitude"])
+            fin = ", ".join(sbc.fmt_estimate(e) for e in row["final_amplitude"])
             print(
                 f"  {amps:>10} A: final amplitudes {fin} "
                 f"(rule: every interval within {sbc.FINAL_TOL:.0%} of 1)"
@@ -114,12 +115,12 @@ def _print_summary(exp: int, summary: dict) -> None:
             print(
                 f"  {amps:>10} A: sigma_max init {[round(v, 2) for v in row['sigma_max_init']]} -> final "
                 f"{[round(v, 2) for v in row['sigma_max_final']]}; "
-                f"product ratio {sbc._fmt(row['lipschitz_bound_ratio'], 1)}"
+                f"product ratio {sbc.fmt_estimate(row['lipschitz_bound_ratio'], 1)}"
             )
     elif exp == 2:
         last = summary["response_at_max_norm"]
         ks = summary["settings"]["freqs"]
-        kept = ", ".join(f"k={k}: {sbc._fmt(e)}" for k, e in zip(ks, last, strict=True))
+        kept = ", ".join(f"k={k}: {sbc.fmt_estimate(e)}" for k, e in zip(ks, last, strict=True))
         print(f"  kept amplitude at norm {summary['norms'][-1]:.2f}: {kept}")
         rho = [r for r, m in zip(summary["rho_per_norm"], summary["moved"], strict=True) if m]
         print(
@@ -131,8 +132,8 @@ def _print_summary(exp: int, summary: dict) -> None:
         for L, r in summary["per_petals"].items():
             t = ", ".join("-" if v is None else f"{v:.0f}" for v in r["time_to_0.5_of_seed_mean"])
             print(
-                f"  L={L:>2}: final loss {sbc._fmt(r['final_loss'], 3)}, high-k speed "
-                f"{sbc._fmt(r['high_frequency_speed'])}, t(0.5) [{t}]"
+                f"  L={L:>2}: final loss {sbc.fmt_estimate(r['final_loss'], 3)}, high-k speed "
+                f"{sbc.fmt_estimate(r['high_frequency_speed'])}, t(0.5) [{t}]"
             )
 
 
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     summaries, all_ok = {}, True
     for exp, s in plan.items():
         start = time.perf_counter()
-        print(f"experiment {exp} ({args.tier} tier): {sbc._jsonable(s)}", flush=True)
+        print(f"experiment {exp} ({args.tier} tier): {sbc.jsonable(s)}", flush=True)
         try:
             ds, summary, figure = sbc.run_experiment(exp, s, progress=not args.no_progress)
         except claims.SimulationError as err:
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         summary["seconds"] = time.perf_counter() - start
         ds.attrs.update(sims.provenance())
-        ds.attrs["settings"] = json.dumps(sbc._jsonable(s), sort_keys=True)
+        ds.attrs["settings"] = json.dumps(sbc.jsonable(s), sort_keys=True)
         ds.attrs["tier"] = args.tier
         ds.attrs["prng_impl"] = "threefry2x32"
         path = out / f"spectral-bias-exp{exp}.nc"
