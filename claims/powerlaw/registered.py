@@ -92,7 +92,7 @@ SHARED_AMPLITUDES = Registration(
     SHARED_AMPLITUDES,
 )
 def shared_amplitudes(tier: str, out: Path, root_seed: int = 0) -> dict:
-    from ..phase_only import _z_interval, power_difference
+    from ..phase_only.data import _z_interval, power_difference
 
     n = SPECTRA_SAMPLES[tier]
     basis = sims.FourierBasis((8, 8))
