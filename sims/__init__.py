@@ -15,19 +15,8 @@ from ._data import (
     sample_class,
     sample_inputs,
 )
-from ._engine import (
-    CHUNK,
-    ENGINE_CLASSES,
-    ENGINE_VERSION,
-    MAX_STEPS,
-    START_NAMES,
-    OnlineSGD,
-    OverlapSDE,
-    ReducedSGD,
-    chisquare,
-    packed_signs,
-    reduced_is_exact,
-)
+from ._driver import CHUNK, ENGINE_VERSION, MAX_STEPS, START_NAMES, chisquare, packed_signs
+from ._engine import ENGINE_CLASSES, OnlineSGD, OverlapSDE, ReducedSGD, reduced_is_exact
 from ._errors import SimulationError
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
 from ._results import (

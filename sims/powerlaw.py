@@ -53,7 +53,7 @@ from vocabulary import PLACEMENT_NAMES  # noqa: F401  (re-exported by sims)
 
 from ._activations import activation_derivative
 from ._data import FourierBasis, SpikeTask, draw_noise
-from ._engine import _SphericalSGD
+from ._driver import _SphericalSGD
 
 
 PREACTIVATIONS = ("normalised", "plain")
@@ -207,7 +207,7 @@ def descent_direction(w, u, sc, z, shift, y, dsigma, normalised: bool, z_a=None)
 class ColouredSGD(_SphericalSGD):
     """Online SGD on the coloured phase task for one dimension N and one spectrum and placement.
 
-    A subclass of the shared driver ([`sims._engine._SphericalSGD`][]): keys, fixed chunks, device
+    A subclass of the shared driver ([`sims._driver._SphericalSGD`][]): keys, fixed chunks, device
     sharding, checkpoints, early stop and progress are the other engines'; so a trajectory's numbers
     are bitwise the same alone, in any batch and on 1 or 2 devices. Per trajectory the state is the
     unit weight w (O(N) per sample) and the constant part is the spike u with C^1/2.

@@ -34,7 +34,7 @@ import numpy as np
 
 from ._activations import hermite_prob
 from ._data import FourierBasis, draw_spike
-from ._engine import _SphericalSGD, chisquare, packed_signs
+from ._driver import _SphericalSGD, chisquare, packed_signs
 
 
 TWO_DIRECTION_VERSION = 2
