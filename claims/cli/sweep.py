@@ -325,7 +325,7 @@ def check_task_flags(args: argparse.Namespace) -> None:
     task = task_of(args)
     for dest, (flag, tasks) in TASK_FLAGS.items():
         value = getattr(args, dest, None)
-        if value not in (None, False) and task not in tasks:
+        if value is not None and value is not False and task not in tasks:  # 0 is a value given
             only = ", ".join(sorted(tasks))
             raise claims.UsageError(f"{flag} does not apply to --task {task} (only to {only}): leave it out")
 
