@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools as ft
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -55,8 +55,46 @@ class UsageError(ValueError):
     """Bad input: reported as one line, exit code 2."""
 
 
+class ProfileConfig:
+    """The tier mechanism of every task's config (a frozen, validated dataclass): a named profile
+    (`profiles`), overridden by the values given (None: keep the profile's), then `validated()`."""
+
+    profiles: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    @classmethod
+    def from_profile(cls, profile: str, **overrides):
+        if profile not in cls.profiles:
+            raise UsageError(f"unknown profile {profile!r}: use one of {', '.join(cls.profiles)}")
+        values = dict(cls.profiles[profile], profile=profile)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).validated()
+
+
+def check_dims(dims, flag: str = "--N", minimum: int = 4) -> tuple[int, ...]:
+    """A grid of N: at least one, each an integer >= `minimum`, none repeated; returned sorted."""
+    dims = tuple(dims)
+    if not dims:
+        raise UsageError(f"{flag} needs at least one dimension, e.g. {flag} 16 32 64")
+    for d in dims:
+        if not isinstance(d, int | np.integer) or d < minimum:
+            raise UsageError(f"{flag} value {d!r} is too small: every N must be an integer >= {minimum}")
+    if len(set(dims)) != len(dims):
+        raise UsageError(f"{flag} {list(dims)} repeats a dimension: list each N once")
+    return tuple(sorted(int(d) for d in dims))
+
+
+def check_counts(config) -> None:
+    """The fields every task's config has: seeds >= 1, a root seed in [0, 2^32), chunk >= 1."""
+    if not isinstance(config.seeds, int | np.integer) or config.seeds < 1:
+        raise UsageError(f"--seeds {config.seeds!r} must be an integer >= 1")
+    if not isinstance(config.root_seed, int | np.integer) or not 0 <= config.root_seed < 2**32:
+        raise UsageError(f"--root-seed {config.root_seed!r} must be an integer in [0, 2^32)")
+    if not isinstance(config.chunk, int | np.integer) or config.chunk < 1:
+        raise UsageError(f"--chunk {config.chunk!r} must be an integer >= 1 (trajectories per program)")
+
+
 @dataclasses.dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(ProfileConfig):
     """Everything that defines a scaling sweep (the embedded default is the `default` profile).
 
     **Arguments:**
@@ -114,13 +152,7 @@ class SweepConfig:
     chunk: int = sims.CHUNK
     profile: str = "default"
 
-    @classmethod
-    def from_profile(cls, profile: str, **overrides) -> SweepConfig:
-        if profile not in PROFILES:
-            raise UsageError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
-        values = dict(PROFILES[profile], profile=profile)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values).validated()
+    profiles: ClassVar[dict[str, dict[str, Any]]] = PROFILES
 
     def validated(self) -> SweepConfig:
         """Check every field; raise UsageError naming the bad value and what to do.
@@ -137,16 +169,8 @@ class SweepConfig:
             raise UsageError(str(err)) from None
         if not (isinstance(self.snr, int | float) and math.isfinite(self.snr) and self.snr > 0):
             raise UsageError(f"--snr {self.snr!r} must be a positive number")
-        dims = tuple(self.dims)
-        if not dims:
-            raise UsageError("--N needs at least one dimension, e.g. --N 16 32 64")
-        for d in dims:
-            if not isinstance(d, int | np.integer) or d < 4:
-                raise UsageError(f"--N value {d!r} is too small: every N must be an integer >= 4")
-        if len(set(dims)) != len(dims):
-            raise UsageError(f"--N {list(dims)} repeats a dimension: list each N once")
-        if not isinstance(self.seeds, int | np.integer) or self.seeds < 1:
-            raise UsageError(f"--seeds {self.seeds!r} must be an integer >= 1")
+        dims = check_dims(self.dims)
+        check_counts(self)
         if self.engine not in ENGINES:
             raise UsageError(f"unknown engine {self.engine!r}: use one of {', '.join(ENGINES)}")
         if self.start not in sims.START_NAMES:
@@ -172,10 +196,6 @@ class SweepConfig:
                 raise UsageError(f"--N {bad[0]} is not a square: images need N = L^2, e.g. --N 16 36 64")
         if not 0 < self.m_escape < 1:
             raise UsageError(f"escape overlap {self.m_escape!r} must lie in (0, 1)")
-        if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
-            raise UsageError(f"--chunk {self.chunk!r} must be an integer >= 1 (trajectories per program)")
-        if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
-            raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
         for name, flag in (("step_exponent", "--step-exponent"), ("step_log_power", "--step-log-power")):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, int | float) and math.isfinite(v) and -4 <= v <= 4):
@@ -199,7 +219,7 @@ class SweepConfig:
             )
         return dataclasses.replace(
             self,
-            dims=tuple(sorted(int(d) for d in dims)),
+            dims=dims,
             step_factors=tuple(sorted(float(f) for f in factors)),
         )
 

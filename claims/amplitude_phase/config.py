@@ -8,6 +8,7 @@ import functools as ft
 import json
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import xarray as xr
@@ -17,7 +18,7 @@ import sims.two_direction
 import theory
 import theory.two_direction
 
-from .._config import Cell, UsageError, check_cell_budgets
+from .._config import Cell, ProfileConfig, UsageError, check_cell_budgets, check_counts, check_dims
 from .._sweep import run_cells
 
 
@@ -40,7 +41,7 @@ ENGINE = "two-direction"
 
 
 @dataclasses.dataclass(frozen=True)
-class APConfig:
+class APConfig(ProfileConfig):
     """One amplitude-versus-phase experiment.
 
     **Arguments:**
@@ -73,27 +74,13 @@ class APConfig:
     profile: str = "default"
     task: str = "amplitude-phase"
 
-    @classmethod
-    def from_profile(cls, profile: str, **overrides) -> APConfig:
-        if profile not in PROFILES:
-            raise UsageError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
-        values = dict(PROFILES[profile], profile=profile)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values).validated()
+    profiles: ClassVar[dict[str, dict]] = PROFILES
 
     def validated(self) -> APConfig:
         if self.student not in STUDENTS:
             raise UsageError(f"unknown student {self.student!r}: use one of {', '.join(STUDENTS)}")
-        for flag, dims in (("--N", self.dims_amplitude), ("--N-phase", self.dims_phase)):
-            if not dims:
-                raise UsageError(f"{flag} needs at least one dimension, e.g. {flag} 16 32 64")
-            for d in dims:
-                if not isinstance(d, int | np.integer) or d < 8:
-                    raise UsageError(f"{flag} value {d!r} is too small: every N must be an integer >= 8")
-            if len(set(dims)) != len(dims):
-                raise UsageError(f"{flag} {list(dims)} repeats a dimension: list each N once")
-        if not isinstance(self.seeds, int | np.integer) or self.seeds < 1:
-            raise UsageError(f"--seeds {self.seeds!r} must be an integer >= 1")
+        dims_amplitude = check_dims(self.dims_amplitude, "--N", minimum=8)
+        dims_phase = check_dims(self.dims_phase, "--N-phase", minimum=8)
         if not isinstance(self.units, int | np.integer) or self.units < 1:
             raise UsageError(f"--units {self.units!r} must be an integer >= 1")
         if not (isinstance(self.coupling, int | float) and 0 <= self.coupling <= 1):
@@ -107,17 +94,14 @@ class APConfig:
             raise UsageError(f"--phase-batch {self.phase_batch!r} must be an integer >= 1")
         if not (math.isfinite(self.budget_factor) and self.budget_factor > 0):
             raise UsageError(f"--budget-factor {self.budget_factor!r} must be a positive number")
-        if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
-            raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
-        if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
-            raise UsageError(f"--chunk {self.chunk!r} must be an integer >= 1 (trajectories per program)")
+        check_counts(self)
         if self.task != "amplitude-phase":
             raise UsageError(f"an APConfig is for --task amplitude-phase, not {self.task!r}")
         units = 1 if self.student == "perceptron" else int(self.units)
         return dataclasses.replace(
             self,
-            dims_amplitude=tuple(sorted(int(d) for d in self.dims_amplitude)),
-            dims_phase=tuple(sorted(int(d) for d in self.dims_phase)),
+            dims_amplitude=dims_amplitude,
+            dims_phase=dims_phase,
             units=units,
         )
 

@@ -8,6 +8,7 @@ import dataclasses
 import functools as ft
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import scipy.stats
@@ -17,7 +18,7 @@ import sims.powerlaw
 import theory
 import theory.powerlaw
 
-from .._config import Cell, UsageError, check_cell_budgets
+from .._config import Cell, ProfileConfig, UsageError, check_cell_budgets, check_counts, check_dims
 from .._sweep import run_cells
 
 
@@ -46,7 +47,7 @@ SUMMARY_KEYS = ("theory", "cells", "speedups", "fits", "config", "provenance")
 
 
 @dataclasses.dataclass(frozen=True)
-class PowerlawConfig:
+class PowerlawConfig(ProfileConfig):
     """Everything that defines a power-law sweep.
 
     **Arguments:**
@@ -84,32 +85,17 @@ class PowerlawConfig:
     profile: str = "default"
     task: str = "powerlaw"
 
-    @classmethod
-    def from_profile(cls, profile: str, **overrides) -> PowerlawConfig:
-        if profile not in PROFILES:
-            raise UsageError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
-        values = dict(PROFILES[profile], profile=profile)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values).validated()
+    profiles: ClassVar[dict[str, dict]] = PROFILES
 
     def validated(self) -> PowerlawConfig:
         """Long because it is the flat list of checks, one per field, each with its own message."""
-        dims = tuple(self.dims)
-        if not dims:
-            raise UsageError("--N needs at least one dimension, e.g. --N 16 32 64")
-        for d in dims:
-            if not isinstance(d, int | np.integer) or d < 4:
-                raise UsageError(f"--N value {d!r} is too small: every N must be an integer >= 4")
-        if len(set(dims)) != len(dims):
-            raise UsageError(f"--N {list(dims)} repeats a dimension: list each N once")
+        dims = check_dims(self.dims)
         if self.inputs not in ("signal", "image"):
             raise UsageError(f"unknown inputs {self.inputs!r}: use signal or image")
         if self.inputs == "image":
             bad = [d for d in dims if math.isqrt(d) ** 2 != d]
             if bad:
                 raise UsageError(f"--N {bad[0]} is not a square: images need N = L^2, e.g. --N 16 36 64")
-        if not isinstance(self.seeds, int | np.integer) or self.seeds < 1:
-            raise UsageError(f"--seeds {self.seeds!r} must be an integer >= 1")
         alphas = tuple(self.alphas)
         if not alphas:
             raise UsageError("--alpha needs at least one spectral exponent, e.g. --alpha 0 1 1.5")
@@ -154,15 +140,12 @@ class PowerlawConfig:
             math.isfinite(self.budget_factor) and self.budget_factor > 0
         ):
             raise UsageError(f"--budget-factor {self.budget_factor!r} must be a positive number")
-        if not isinstance(self.root_seed, int | np.integer) or not 0 <= self.root_seed < 2**32:
-            raise UsageError(f"--root-seed {self.root_seed!r} must be an integer in [0, 2^32)")
-        if not isinstance(self.chunk, int | np.integer) or self.chunk < 1:
-            raise UsageError(f"--chunk {self.chunk!r} must be an integer >= 1 (trajectories per program)")
+        check_counts(self)
         if self.task != "powerlaw":
             raise UsageError(f"a PowerlawConfig is for --task powerlaw, not {self.task!r}")
         return dataclasses.replace(
             self,
-            dims=tuple(sorted(int(d) for d in dims)),
+            dims=dims,
             alphas=tuple(sorted(float(a) for a in alphas)),
             placements=tuple(self.placements),
         )
