@@ -159,6 +159,7 @@ def claim_dir(tmp_path_factory):
 # smoke test requires a scientific claim to hold).
 
 
+@pytest.mark.slow  # the command is the sweep's (tests/test_reliability.py); its smoke claims run fast
 def test_script_writes_summary_and_reuses_cells(claim_dir, capsys):
     """The smoke profile with --correlated is the claims' experiment: its cells are reused."""
     out = claim_dir / "amplitude-phase"

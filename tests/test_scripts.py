@@ -76,7 +76,7 @@ def test_step_scan_reports_the_best_step_per_n(tmp_path):
     out = tmp_path / "scan"
     proc = run_script(
         "scaling_sweep.py", "--profile", "smoke", "--N", "12", "16", "24", "--seeds", "6",
-        "--step-scan", "1", "8", "64", "--step-log-power", "0", "--budget-factor", "1", "--null-seeds", "6",
+        "--step-scan", "1", "8", "64", "--step-log-power", "0", "--budget-factor", "1", "--null-seeds", "0",
         "--no-progress", "--out", str(out),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
