@@ -279,23 +279,23 @@ class ColouredSGD(_SphericalSGD):
         w = w + (step / N) * direction
         return w / jnp.linalg.norm(w)
 
-    def run(self, steps, seeds, budget_samples: int, *, root_seed: int = 0, **kw) -> dict[str, np.ndarray]:
-        """`sims.OnlineSGD.run` (same arguments and outputs), plus per seed the spike, the start
+    def _collect(self, loop: dict, layout: dict, ends: np.ndarray, leading: tuple[int, int]) -> dict:
+        """The driver's results (`sims.OnlineSGD.run`), plus per trajectory the spike, the start
         and the typical start overlap sqrt(u^T C u / tr C) (`spike`, `w0`, `typical_overlap`,
-        with leading axes (step, seed) like the other outputs; the spike and start do not depend on
-        the step), and the `spectrum` (N,)."""
-        out = super().run(steps, seeds, budget_samples, root_seed=root_seed, **kw)
-        n_step = np.atleast_1d(np.asarray(steps)).size
-        w0, (u, _) = self.initial_state(self.seed_keys(root_seed, np.atleast_1d(np.asarray(seeds))))
-        typical = typical_start_overlap(u, jnp.asarray(self.spectrum, u.dtype))
-        tile = lambda a: np.broadcast_to(np.asarray(a), (n_step, *np.shape(a))).copy()
-        out.update(
-            spike=tile(u),
-            w0=tile(w0),
-            typical_overlap=tile(typical).astype(np.float64),
-            spectrum=self.spectrum.copy(),
-        )
-        return out
+        leading axes (step, seed); they do not depend on the step), and the `spectrum` (N,). Read
+        from the starts the driver laid out for the run, not drawn again."""
+        out = super()._collect(loop, layout, ends, leading)
+        n_traj, N = layout["n_traj"], int(self.dim)
+        state0, (u, _), _, _ = layout["arrays"]
+        w0 = np.asarray(state0).reshape(-1, N)[:n_traj]
+        u = np.asarray(u).reshape(-1, N)[:n_traj]
+        typical = np.asarray(typical_start_overlap(jnp.asarray(u), jnp.asarray(self.spectrum, u.dtype)))
+        return out | {
+            "spike": u.reshape(*leading, N),
+            "w0": w0.reshape(*leading, N),
+            "typical_overlap": typical.reshape(leading).astype(np.float64),
+            "spectrum": self.spectrum.copy(),
+        }
 
 
 def write_powerlaw_cell(path, run: dict, config: dict):
