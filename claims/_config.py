@@ -20,7 +20,7 @@ import theory
 
 PROFILES: dict[str, dict[str, Any]] = {
     # seconds: the tests and `verify.py --tier smoke`
-    "smoke": {"dims": (16, 24, 32), "seeds": 12, "start": "random", "budget_factor": 2.0},
+    "smoke": {"dims": (12, 16, 24), "seeds": 8, "start": "random", "budget_factor": 2.0},
     # `make sweep`: random start, N = 16..96, 32 seeds (the order-statistic interval of the median
     # then ends at the 23rd fastest seed, and a cell stops once 23 seeds escaped)
     "default": {

@@ -22,9 +22,9 @@ from .registry import Above, AllOf, Below, Each, Registration, Within, register
 
 
 KS_DIMS = {"smoke": (12,), "default": (16, 32), "full": (16, 32, 64)}
-KS_SEEDS = {"smoke": 160, "default": 256, "full": 512}
+KS_SEEDS = {"smoke": 64, "default": 256, "full": 512}
 LADDER_DIM = {"smoke": 12, "default": 32, "full": 64}
-LADDER_SEEDS = {"smoke": 160, "default": 256, "full": 512}
+LADDER_SEEDS = {"smoke": 64, "default": 256, "full": 512}
 KS_MARGIN = 0.25
 """Largest sup-distance between two engines' CDFs that still counts as agreement."""
 KS_CRITICAL = 1.3581

@@ -24,7 +24,7 @@ from .._sweep import run_cells
 
 PROFILES = {
     # one compiled program per N serves all three readouts (batch 1 everywhere)
-    "smoke": {"dims_amplitude": (10, 12, 16), "dims_phase": (10, 12, 16), "seeds": 8, "phase_batch": 1},
+    "smoke": {"dims_amplitude": (10, 12), "dims_phase": (10, 12), "seeds": 6, "phase_batch": 1},
     "default": {"dims_amplitude": (16, 32, 64, 128, 256), "dims_phase": (12, 16, 24, 32), "seeds": 16},
     "full": {"dims_amplitude": (16, 32, 64, 128, 256, 512), "dims_phase": (16, 24, 32, 48, 64), "seeds": 32},
 }

@@ -30,8 +30,8 @@ from ..registry import (
 )
 
 
-ESCAPE_DIM = {"smoke": 16, "default": 32, "full": 64}
-ESCAPE_SEEDS = {"smoke": 64, "default": 64, "full": 128}
+ESCAPE_DIM = {"smoke": 12, "default": 32, "full": 64}
+ESCAPE_SEEDS = {"smoke": 32, "default": 64, "full": 128}
 ESCAPE_VS_ODE = Registration(
     prediction="n*_sim / n*_ODE = 1 per seed (overlap ODE from the seed's own start; theory brief 3.2, 3.6)",
     statistic="median over seeds of n*_sim / n*_ODE, 95% percentile bootstrap (a seed that did not "
@@ -76,10 +76,11 @@ def escape_vs_ode(tier: str, out: Path, root_seed: int = 0) -> dict:
     }
 
 
-SMOKE_SWEEP = {"dims": (16, 24, 32), "seeds": 12, "budget_factor": 1.0}
-"""The smoke tier's sweep: small N and few seeds (a software check; its verdicts mean little)."""
+SMOKE_SWEEP = {"dims": (8, 10, 12), "seeds": 8, "budget_factor": 1.0, "null_seeds": 0}
+"""The smoke tier's sweep: small N, few seeds, no null cells (a software check: one compiled program
+per N, fewer than the tests' time allows for two per N; its verdicts mean nothing)."""
 SWEEP_TIERS = {
-    "smoke": "N = 16, 24, 32, 12 seeds, budget factor 1, random start (software check)",
+    "smoke": "N = 8, 10, 12, 8 seeds, no chance control, budget factor 1, random start (software check)",
     "default": "N = 16..96 (6 N), 32 seeds, random start (the `default` profile)",
     "full": "N = 16..512 (11 N), 32 seeds, random start (the `full` profile)",
 }
@@ -276,9 +277,9 @@ def no_escape_control(tier: str, out: Path, root_seed: int = 0) -> dict:
     }
 
 
-MINI_DIMS = {"smoke": (16, 24, 32), "default": (16, 32, 64, 128), "full": (16, 32, 64, 128, 256)}
-MINI_SEEDS = {"smoke": 32, "default": 256, "full": 512}
-MINI_CONTROL_SEEDS = {"smoke": 32, "default": 16, "full": 32}  # smoke: one compiled program per N
+MINI_DIMS = {"smoke": (8, 12), "default": (16, 32, 64, 128), "full": (16, 32, 64, 128, 256)}
+MINI_SEEDS = {"smoke": 16, "default": 256, "full": 512}
+MINI_CONTROL_SEEDS = {"smoke": 16, "default": 16, "full": 32}  # smoke: one compiled program per N
 MINI_BOUND = 3.0
 MINI_SLOPE = 0.15
 MINI_CONTROL = 50.0
