@@ -47,7 +47,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "step_factors": (0.25, 1.0, 2.0, 4.0, 8.0, 32.0, 256.0),
     },
 }
-ENGINES = ("auto", "full", "reduced")
+ENGINES = ("auto", "full", "reduced", "moment-matched")
 INPUTS = ("signal", "image")
 
 
@@ -105,7 +105,9 @@ class SweepConfig(ProfileConfig):
     - `dims`: the N grid.
     - `seeds`: number of seeds per N.
     - `engine`: `auto` (the reduced engine wherever it is exact, i.e. Gaussian noise; the full
-      engine otherwise), `full` or `reduced`.
+      engine otherwise), `full`, `reduced` or `moment-matched` (the reduced chain with the batch's
+      gradient triple drawn from its exact mean and covariance: O(1) per step, an approximation
+      validated by `engines.moment_matched_vs_reduced`).
     - `start`: `random` (uniform on the sphere, favourable sign) or `conditioned` (m0 = N^-1/2).
     - `step0`: delta_0 of the step schedule; None uses the theory's default.
     - `budget_factor`: budget = factor x N^(k-1) log^2 N / (k max(k-2,1) a_k delta_0).
@@ -165,6 +167,8 @@ class SweepConfig(ProfileConfig):
             sims.latent_sampler(self.latent)
             if self.activation is not None:
                 theory.parse_activation(self.activation)
+                if self.engine == "moment-matched":
+                    sims.check_polynomial(self.activation)
         except ValueError as err:
             raise UsageError(str(err)) from None
         if not (isinstance(self.snr, int | float) and math.isfinite(self.snr) and self.snr > 0):
@@ -183,9 +187,9 @@ class SweepConfig(ProfileConfig):
             raise UsageError(f"--batch {self.batch!r} must be an integer >= 1")
         if self.noise not in sims.NOISE_NAMES:
             raise UsageError(f"unknown noise {self.noise!r}: use one of {', '.join(sims.NOISE_NAMES)}")
-        if self.engine == "reduced" and not sims.reduced_is_exact(self.noise):
+        if self.engine in ("reduced", "moment-matched") and not sims.reduced_is_exact(self.noise):
             raise UsageError(
-                f"--engine reduced is exact only for gaussian noise, not --noise {self.noise}: "
+                f"--engine {self.engine} holds only for gaussian noise, not --noise {self.noise}: "
                 "use --engine auto or full"
             )
         if self.inputs not in INPUTS:

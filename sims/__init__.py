@@ -16,9 +16,10 @@ from ._data import (
     sample_inputs,
 )
 from ._driver import CHUNK, ENGINE_VERSION, MAX_STEPS, START_NAMES, chisquare, packed_signs
-from ._engine import ENGINE_CLASSES, OnlineSGD, OverlapSDE, ReducedSGD, reduced_is_exact
+from ._engine import ENGINE_CLASSES, MomentMatchedSGD, OnlineSGD, OverlapSDE, ReducedSGD, reduced_is_exact
 from ._errors import SimulationError
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
+from ._moments import check_polynomial, moment_table, triple_moments
 from ._results import (
     CELL_VARIABLES,
     SCHEMA_VERSION,
@@ -141,6 +142,10 @@ __all__ = [
     "ReducedSGD",
     "OverlapSDE",
     "ENGINE_CLASSES",
+    "MomentMatchedSGD",
+    "moment_table",
+    "check_polynomial",
+    "triple_moments",
     "reduced_is_exact",
     "ScalingFit",
     "SpikeTask",

@@ -383,7 +383,7 @@ import numpy as np, sims
 task = sims.SpikeTask.make("phase", 10.0, "rademacher")
 same = lambda a, b: bool(np.array_equal(a, b, equal_nan=True))
 print("devices", jax.local_device_count())
-ALL = sys.argv[1:] == ["all"]  # a seed alone on 2 devices for every engine (slow tier), else reduced-float64 only
+ALL = sys.argv[1:] == ["all"]  # a seed alone on 2 devices: every engine (slow tier), else reduced-float64
 coloured = lambda **kw: sims.ColouredSGD(alpha=1.0, placement="spread", **kw)  # no head start: slow escape
 coloured.name = "coloured"
 for cls, dtype in ((sims.ReducedSGD, "float64"), (sims.ReducedSGD, "float32"), (sims.OnlineSGD, "float32"),

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         default=None,
         help="auto (the exact reduced engine wherever it applies, i.e. gaussian noise; full otherwise), "
-        "full or reduced [default: auto]",
+        "full, reduced, or moment-matched (the reduced chain with each step's batch drawn as a Gaussian "
+        "triple with its exact moments: O(1) per step, an approximation for large N) [default: auto]",
     )
     p.add_argument(
         "--start",
