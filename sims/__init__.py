@@ -15,7 +15,17 @@ from ._data import (
     sample_class,
     sample_inputs,
 )
-from ._driver import CHUNK, ENGINE_VERSION, MAX_STEPS, START_NAMES, chisquare, packed_signs
+from ._driver import (
+    CHUNK,
+    ENGINE_VERSION,
+    MAX_STEPS,
+    START_NAMES,
+    chisquare,
+    chisquare_from,
+    normal_from_words,
+    packed_signs,
+    uniform_from_words,
+)
 from ._engine import ENGINE_CLASSES, MomentMatchedSGD, OnlineSGD, OverlapSDE, ReducedSGD, reduced_is_exact
 from ._errors import SimulationError
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
@@ -154,6 +164,9 @@ __all__ = [
     "atomic_target",
     "atomic_write_bytes",
     "chisquare",
+    "chisquare_from",
+    "normal_from_words",
+    "uniform_from_words",
     "packed_signs",
     "bootstrap_medians",
     "config_hash",

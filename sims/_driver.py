@@ -43,7 +43,7 @@ chunks one after the other (split over devices), each with the same compiled pro
 trajectory's numbers are bitwise the same alone, in any batch and on any device count."""
 MAX_STEPS = 2**31 - 2
 """The most SGD steps one run can count (step counters are int32)."""
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 """Bumped whenever a change alters the numbers the engine produces; stored cells of an older version
 are recomputed."""
 
@@ -95,11 +95,87 @@ def chisquare(key: jax.Array, df: int, dtype=jnp.float32) -> jax.Array:
     return jax.lax.while_loop(lambda st: ~st[2], body, init)[1]
 
 
+def uniform_from_words(words: jax.Array, dtype=jnp.float32) -> jax.Array:
+    """Uniform variates in [0, 1) from random uint32 words: one word each in float32 (23 mantissa
+    bits), two words each in float64 (52 bits); the last axis of `words` is consumed pairwise
+    for float64."""
+    if jnp.dtype(dtype) == jnp.float64:
+        hi, lo = words[..., 0::2].astype(jnp.uint64), words[..., 1::2].astype(jnp.uint64)
+        mant = ((hi << 32) | lo) >> 12
+        one = jax.lax.bitcast_convert_type(mant | jnp.uint64(0x3FF0000000000000), jnp.float64)
+        return one - 1.0
+    one = jax.lax.bitcast_convert_type((words >> 9) | jnp.uint32(0x3F800000), jnp.float32)
+    return (one - 1.0).astype(dtype)
+
+
+def normal_from_words(words: jax.Array, dtype=jnp.float32) -> jax.Array:
+    """Standard normal variates by inversion, sqrt(2) erfinv(2U - 1) with U in the open interval
+    (0, 1) (as `jax.random.normal` does), from the words of `uniform_from_words`."""
+    u = uniform_from_words(words, dtype)
+    tiny = jnp.finfo(dtype).eps / 2
+    return jnp.sqrt(jnp.asarray(2.0, dtype)) * jax.lax.erf_inv(jnp.clip(2 * u - 1, -1 + tiny, 1 - tiny))
+
+
+def words_per_float(dtype) -> int:
+    return 2 if jnp.dtype(dtype) == jnp.float64 else 1
+
+
+def _mix32(h: jax.Array) -> jax.Array:
+    """MurmurHash3's 32-bit finaliser: a bijection of uint32 with full avalanche."""
+    h = h ^ (h >> 16)
+    h = h * jnp.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * jnp.uint32(0xC2B2AE35)
+    return h ^ (h >> 16)
+
+
+def chisquare_from(seed: jax.Array, x: jax.Array, u: jax.Array, df: int) -> jax.Array:
+    """The exact chi-square variate of `chisquare` (Marsaglia-Tsang), trying the given candidate
+    pairs (x normal, u uniform in (0, 1]; last axis = attempts) first: the first accepted one is
+    the value. Acceptance has probability > 0.95, so with two candidates the rejection loop is
+    entered about once in 400 variates or less; it then draws further candidates from a counter
+    hash of the uint32 `seed` (MurmurHash3's finaliser of seed + a Weyl sequence), which compiles
+    to a few integer operations instead of a threefry call in a loop."""
+    if df < 2:
+        raise ValueError(f"chisquare needs df >= 2, got {df}")
+    dtype = x.dtype
+    d = df / 2 - 1 / 3
+    c = 1 / math.sqrt(9 * d)
+    f = words_per_float(dtype)
+
+    def test(x, u):
+        v = (1 + c * x) ** 3
+        v_safe = jnp.where(v > 0, v, 1)
+        ok = (v > 0) & (jnp.log(u) < 0.5 * x * x + d - d * v_safe + d * jnp.log(v_safe))
+        return ok, 2 * d * v_safe
+
+    ok, value = test(x, u)
+    done, value = jnp.any(ok), value[jnp.argmax(ok)]
+
+    def body(state):
+        i, value, done = state
+        counter = seed + (i * jnp.uint32(2 * f) + jnp.arange(1, 2 * f + 1, dtype=jnp.uint32)) * jnp.uint32(
+            0x9E3779B9
+        )
+        words = _mix32(_mix32(counter))
+        ok, v = test(normal_from_words(words[:f], dtype)[0], 1 - uniform_from_words(words[f:], dtype)[0])
+        return i + 1, jnp.where(done, value, v), done | ok
+
+    init = (jnp.uint32(0), value, done)
+    return jax.lax.while_loop(lambda st: ~st[2], body, init)[1]
+
+
 def packed_signs(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
     """Independent fair +-1 signs of the given shape, 32 per random word (the bits of
     ceil(size/32) uint32 draws), instead of one word each as `jax.random.rademacher` uses."""
     size = math.prod(shape)
     words = jax.random.bits(key, (-(-size // 32),), jnp.uint32)
+    return signs_from_words(words, shape, dtype)
+
+
+def signs_from_words(words: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+    """Fair +-1 signs of the given shape from the bits of ceil(size/32) random uint32 words."""
+    size = math.prod(shape)
     bits = (words[:, None] >> jnp.arange(32, dtype=jnp.uint32)) & jnp.uint32(1)
     return (1 - 2 * bits.reshape(-1)[:size].astype(dtype)).reshape(shape)
 

@@ -38,6 +38,10 @@ class LatentSampler:
         idx = jax.random.choice(key, len(self.atoms), shape, p=jnp.asarray(self.probs))
         return atoms[idx]
 
+    @property
+    def is_rademacher(self) -> bool:
+        return self.kind == "discrete" and self.atoms == (-1.0, 1.0) and self.probs == (0.5, 0.5)
+
     def moment(self, p: int) -> float:
         """Exact E[g^p] of this sampler."""
         if self.kind == "discrete":

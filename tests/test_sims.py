@@ -188,6 +188,40 @@ def test_chisquare_sampler_has_the_chi_square_law(df):
     assert within_se(x.mean(), df, x.std() / math.sqrt(x.size), 4)
 
 
+@pytest.mark.parametrize("df", [2, 62])
+@pytest.mark.parametrize("forced", [False, True])
+def test_chisquare_from_candidates_has_the_chi_square_law(df, forced):
+    """The block engines' sampler: two pre-drawn candidates, then (forced here by candidates that are
+    always rejected) the counter-hash rejection loop; both paths give the chi-square law."""
+    import scipy.stats
+
+    n = 4000
+    words = np.asarray(jax.random.bits(jax.random.key(5), (n, 5), jnp.uint32))
+    x = sims.normal_from_words(jnp.asarray(words[:, :2]))
+    u = 1 - sims.uniform_from_words(jnp.asarray(words[:, 2:4]))
+    if forced:  # v = (1 + c x)^3 < 0: rejected
+        x = jnp.full_like(x, -1e3)
+    draw = jax.jit(jax.vmap(lambda sd, a, b: sims.chisquare_from(sd, a, b, df)))
+    v = np.asarray(draw(jnp.asarray(words[:, 4]), x, u), float)
+    assert scipy.stats.kstest(v, scipy.stats.chi2(df).cdf).pvalue > 1e-3
+    assert within_se(v.mean(), df, v.std() / math.sqrt(v.size), 4)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_normals_and_uniforms_from_words(dtype):
+    import scipy.stats
+
+    with jax.enable_x64(dtype == "float64"):
+        f = 2 if dtype == "float64" else 1
+        words = jax.random.bits(jax.random.key(6), (20000 * f,), jnp.uint32)
+        z = np.asarray(sims.normal_from_words(words, jnp.dtype(dtype)))
+        u = np.asarray(sims.uniform_from_words(words, jnp.dtype(dtype)))
+    assert z.dtype == np.dtype(dtype) and z.size == 20000 and np.all(np.isfinite(z))
+    assert np.all((u >= 0) & (u < 1))
+    assert scipy.stats.kstest(z, "norm").pvalue > 1e-3
+    assert scipy.stats.kstest(u, "uniform").pvalue > 1e-3
+
+
 def test_reduced_random_start_is_the_overlap_of_a_uniform_unit_vector():
     import scipy.stats
 
