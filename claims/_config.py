@@ -189,7 +189,8 @@ class SweepConfig(ProfileConfig):
             raise UsageError(f"unknown noise {self.noise!r}: use one of {', '.join(sims.NOISE_NAMES)}")
         if self.engine in ("reduced", "moment-matched") and not sims.reduced_is_exact(self.noise):
             raise UsageError(
-                f"--engine {self.engine} holds only for gaussian noise, not --noise {self.noise}: "
+                f"--engine {self.engine} {'is exact' if self.engine == 'reduced' else 'holds'} only for "
+                f"gaussian noise, not --noise {self.noise}: "
                 "use --engine auto or full"
             )
         if self.inputs not in INPUTS:

@@ -36,6 +36,7 @@ CONTROLS = {
     "engines.reduced_chain_control": "engines.reduced_vs_full",
     "powerlaw.speedup_spread_control": "powerlaw.speedup_aligned",
     "scaling.no_escape_control": "scaling.upper_bound",
+    "engines.moment_matched_control": "engines.moment_matched_vs_reduced",
 }
 
 

@@ -111,7 +111,7 @@ def test_bad_arguments_are_refused(kw, needle):
     "kw, needle",
     [
         ({"activation": "relu"}, "polynomial"),
-        ({"noise": "fixed_amplitude"}, "gaussian noise"),
+        ({"noise": "fixed_amplitude"}, "only for gaussian noise"),
     ],
 )
 def test_sweep_config_refuses_what_the_moment_matched_chain_cannot_do(kw, needle):
