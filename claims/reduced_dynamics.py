@@ -174,12 +174,8 @@ def _ks_figure(
     return figure
 
 
-def _ks_runs(tier: str, root_seed: int, rung: str, against: str = "full") -> dict:
-    # the moment-matched chain is checked where the wide profile uses it: from the random start,
-    # where the batch noise decides the escape (the conditioned start is drift-dominated)
-    moment = against == "reduced"
-    dims, seeds = (MM_DIMS[tier], MM_SEEDS[tier]) if moment else (KS_DIMS[tier], KS_SEEDS[tier])
-    start = "random" if moment else "conditioned"
+def _ks_runs(dims, seeds: int, start: str, root_seed: int, rung: str, against: str) -> dict:
+    """Per N: the reference rung's run, the other rung's run and their KS comparisons."""
     runs = {}
     for dim in dims:
         ref = simulate(dim, seeds, start, against, root_seed)
@@ -216,26 +212,12 @@ MM_TIERS = {
 )
 def reduced_vs_full(tier: str, out: Path, root_seed: int = 0) -> dict:
     dims, seeds = KS_DIMS[tier], KS_SEEDS[tier]
-    runs = _ks_runs(tier, root_seed, "reduced")
+    runs = _ks_runs(dims, seeds, "conditioned", root_seed, "reduced", "full")
     figure = _ks_figure(dims, seeds, runs, out, "reduced_vs_full", "reduced engine")
-    dist = {f"N={d} {k}": v for d, (_, _, comp) in runs.items() for k, v in comp.items()}
-    worst = max(dist, key=lambda k: dist[k]["hi"])
-    speed = [
-        (d, float(f["wall_seconds"]) / float(r["wall_seconds"]) if r["wall_seconds"] > 0 else math.nan)
-        for d, (f, r, _) in runs.items()
-    ]
-    w = dist[worst]
     return {
         "prediction": "same distributions (exact reduction for isotropic Gaussian noise)",
-        "measurement": (
-            f"{len(dist)} KS comparisons at N = {list(dims)} with {seeds} seeds per engine; largest "
-            f"upper end: D = {w['value']:.3f} [{w['lo']:.3f}, {w['hi']:.3f}] ({worst}, "
-            f"p = {w['pvalue']:.2g}); "
-            "wall-time ratio full/reduced " + ", ".join(f"N={d}: {x:.1f}x" for d, x in speed)
-        ),
-        "estimate": list(dist.values()),
+        **_agreement(runs, dims, seeds, "engine", "full/reduced"),
         "figure": figure,
-        "details": {"ks": dist},
     }
 
 
@@ -258,17 +240,11 @@ def reduced_vs_full(tier: str, out: Path, root_seed: int = 0) -> dict:
 )
 def reduced_chain_control(tier: str, out: Path, root_seed: int = 0) -> dict:
     dims, seeds = KS_DIMS[tier], KS_SEEDS[tier]
-    runs = _ks_runs(tier, root_seed, "wrong")
+    runs = _ks_runs(dims, seeds, "conditioned", root_seed, "wrong", "full")
     figure = _ks_figure(dims, seeds, runs, out, "reduced_chain_control", "wrong r = 1 chain")
-    esc = {d: comp["escape"] for d, (_, _, comp) in runs.items()}
     return {
         "prediction": "the wrong chain's escape law differs from the full engine's",
-        "measurement": "; ".join(
-            f"N={d}: D = {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}], KS p = {e['pvalue']:.2g}"
-            for d, e in esc.items()
-        )
-        + f" ({seeds} seeds per engine)",
-        "estimate": list(esc.values()),
+        **_rejection(runs, seeds, "engine"),
         "figure": figure,
     }
 
@@ -295,29 +271,17 @@ def reduced_chain_control(tier: str, out: Path, root_seed: int = 0) -> dict:
     ),
 )
 def moment_matched_vs_reduced(tier: str, out: Path, root_seed: int = 0) -> dict:
+    # checked where the wide profile uses the chain: from the random start, where the batch noise
+    # decides the escape (the conditioned start is drift-dominated)
     dims, seeds = MM_DIMS[tier], MM_SEEDS[tier]
-    runs = _ks_runs(tier, root_seed, "moment", against="reduced")
+    runs = _ks_runs(dims, seeds, "random", root_seed, "moment", "reduced")
     figure = _ks_figure(
         dims, seeds, runs, out, "moment_matched_vs_reduced", "moment-matched chain", "exact reduced chain"
     )
-    dist = {f"N={d} {k}": v for d, (_, _, comp) in runs.items() for k, v in comp.items()}
-    worst = max(dist, key=lambda k: dist[k]["hi"])
-    w = dist[worst]
-    speed = [
-        (d, float(r["wall_seconds"]) / float(mm["wall_seconds"]) if mm["wall_seconds"] > 0 else math.nan)
-        for d, (r, mm, _) in runs.items()
-    ]
     return {
         "prediction": "same distributions as the exact reduced chain",
-        "measurement": (
-            f"{len(dist)} KS comparisons at N = {list(dims)} with {seeds} seeds per chain; largest "
-            f"upper end: D = {w['value']:.3f} [{w['lo']:.3f}, {w['hi']:.3f}] ({worst}, "
-            f"p = {w['pvalue']:.2g}); wall-time ratio exact/moment-matched "
-            + ", ".join(f"N={d}: {x:.1f}x" for d, x in speed)
-        ),
-        "estimate": list(dist.values()),
+        **_agreement(runs, dims, seeds, "chain", "exact/moment-matched"),
         "figure": figure,
-        "details": {"ks": dist},
     }
 
 
@@ -340,20 +304,49 @@ def moment_matched_vs_reduced(tier: str, out: Path, root_seed: int = 0) -> dict:
 )
 def moment_matched_control(tier: str, out: Path, root_seed: int = 0) -> dict:
     dims, seeds = MM_DIMS[tier], MM_SEEDS[tier]
-    runs = _ks_runs(tier, root_seed, "moment-wrong", against="reduced")
+    runs = _ks_runs(dims, seeds, "random", root_seed, "moment-wrong", "reduced")
     figure = _ks_figure(
         dims, seeds, runs, out, "moment_matched_control", "covariance x 1.2", "exact reduced chain"
     )
-    esc = {d: comp["escape"] for d, (_, _, comp) in runs.items()}
     return {
         "prediction": "the wrong variant's escape law differs from the exact chain's",
+        **_rejection(runs, seeds, "chain"),
+        "figure": figure,
+    }
+
+
+def _agreement(runs: dict, dims, seeds: int, unit: str, ratio: str) -> dict:
+    """The result of an agreement claim: every KS comparison, the one with the largest upper end,
+    and the wall-time ratio reference / other per N."""
+    dist = {f"N={d} {k}": v for d, (_, _, comp) in runs.items() for k, v in comp.items()}
+    worst = max(dist, key=lambda k: dist[k]["hi"])
+    speed = [
+        (d, float(a["wall_seconds"]) / float(b["wall_seconds"]) if b["wall_seconds"] > 0 else math.nan)
+        for d, (a, b, _) in runs.items()
+    ]
+    w = dist[worst]
+    return {
+        "measurement": (
+            f"{len(dist)} KS comparisons at N = {list(dims)} with {seeds} seeds per {unit}; largest "
+            f"upper end: D = {w['value']:.3f} [{w['lo']:.3f}, {w['hi']:.3f}] ({worst}, "
+            f"p = {w['pvalue']:.2g}); "
+            f"wall-time ratio {ratio} " + ", ".join(f"N={d}: {x:.1f}x" for d, x in speed)
+        ),
+        "estimate": list(dist.values()),
+        "details": {"ks": dist},
+    }
+
+
+def _rejection(runs: dict, seeds: int, unit: str) -> dict:
+    """The result of a control that must be rejected: the escape samples' KS distance per N."""
+    esc = {d: comp["escape"] for d, (_, _, comp) in runs.items()}
+    return {
         "measurement": "; ".join(
             f"N={d}: D = {e['value']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}], KS p = {e['pvalue']:.2g}"
             for d, e in esc.items()
         )
-        + f" ({seeds} seeds per chain)",
+        + f" ({seeds} seeds per {unit})",
         "estimate": list(esc.values()),
-        "figure": figure,
     }
 
 

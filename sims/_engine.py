@@ -87,6 +87,15 @@ class OnlineSGD(_SphericalSGD):
         return w / jnp.linalg.norm(w)
 
 
+def overlap_update(m, c, g_u, g_e, s, chi, eta):
+    """The reduced chain's exact step m -> m' from the batch triple (G_u, G_e, S) and chi^2_{N-2}:
+    |w'|^2 - 1 without cancellation (m^2 + c^2 = 1), then m' - m in a form accurate for tiny steps."""
+    excess = 2 * eta * (m * g_u + c * g_e) + eta * eta * (g_u * g_u + g_e * g_e + s * chi)
+    r = jnp.expm1(-0.5 * jnp.log1p(excess))  # 1/sqrt(1 + excess) - 1
+    m_new = m + eta * g_u * (1 + r) + m * r
+    return jnp.clip(m_new, -1.0, 1.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class ReducedSGD(_SphericalSGD):
     """The **reduced** engine: the exact Markov chain of the overlap m, O(1) work per sample.
@@ -182,12 +191,7 @@ class ReducedSGD(_SphericalSGD):
         c = jnp.sqrt((1 - m) * (1 + m))
         a = y * dsigma(m * x_u + c * z_e)
         g_u, g_e, s = jnp.sum(a * x_u), jnp.sum(a * z_e), jnp.sum(a * a)
-        eta = step / N
-        # |w'|^2 - 1 without cancellation (m^2 + c^2 = 1), then m' - m in a form accurate for tiny steps.
-        excess = 2 * eta * (m * g_u + c * g_e) + eta * eta * (g_u * g_u + g_e * g_e + s * chi)
-        r = jnp.expm1(-0.5 * jnp.log1p(excess))  # 1/sqrt(1 + excess) - 1
-        m_new = m + eta * g_u * (1 + r) + m * r
-        return jnp.clip(m_new, -1.0, 1.0)
+        return overlap_update(m, c, g_u, g_e, s, chi, step / N)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,11 +313,7 @@ class MomentMatchedSGD(ReducedSGD):
         g_e = B * mu[1] + root_b * (l[1] * xi[0] + l[2] * xi[1])
         s = jnp.maximum(B * mu[2] + root_b * (l[3] * xi[0] + l[4] * xi[1] + l[5] * xi[2]), 0.0)
         c = jnp.sqrt((1 - m) * (1 + m))
-        eta = step / N
-        excess = 2 * eta * (m * g_u + c * g_e) + eta * eta * (g_u * g_u + g_e * g_e + s * chi)
-        r = jnp.expm1(-0.5 * jnp.log1p(excess))
-        m_new = m + eta * g_u * (1 + r) + m * r
-        return jnp.clip(m_new, -1.0, 1.0)
+        return overlap_update(m, c, g_u, g_e, s, chi, step / N)
 
 
 ENGINE_CLASSES = {"full": OnlineSGD, "reduced": ReducedSGD, "moment-matched": MomentMatchedSGD}

@@ -118,7 +118,7 @@ def triple_moments(
     else:
         xs = zu + math.sqrt(task.snr) + 0 * gg
     xn = zu + 0 * gg
-    wt = (np.broadcast_to(weight, np.broadcast_shapes(xs.shape, ze.shape)).reshape(-1) / 2)[None, :]
+    wt = np.broadcast_to(weight, np.broadcast_shapes(xs.shape, ze.shape)).reshape(-1) / 2
     first = np.zeros((m.size, 3))
     second = np.zeros((m.size, 3, 3))
     for lo in range(0, m.size, 256):  # blocks of overlaps, vectorised over the nodes
@@ -128,8 +128,8 @@ def triple_moments(
             a = y * dsigma(mb * xu[None] + cb * ze[None])
             t = np.stack(np.broadcast_arrays(a * xu[None], a * ze[None], a * a), axis=-1)
             t = t.reshape(a.shape[0], -1, 3)
-            first[lo : lo + 256] += np.einsum("bn,bni->bi", np.broadcast_to(wt, t.shape[:2]), t)
-            second[lo : lo + 256] += np.einsum("n,bni,bnj->bij", wt[0], t, t)
+            first[lo : lo + 256] += np.einsum("n,bni->bi", wt, t)
+            second[lo : lo + 256] += np.einsum("n,bni,bnj->bij", wt, t, t)
     cov = second - first[:, :, None] * first[:, None, :]
     return first, cov
 
