@@ -185,7 +185,8 @@ def _ks_runs(dims, seeds: int, start: str, root_seed: int, rung: str, against: s
 
 
 KS_TIERS = {t: f"N = {KS_DIMS[t]}, {KS_SEEDS[t]} seeds per engine, conditioned start" for t in KS_DIMS}
-MM_DIMS = {"smoke": (16,), "default": (32, 64), "full": (64, 128, 256, 512)}
+MM_DIMS = {"smoke": (12,), "default": (32, 64), "full": (64, 128, 256, 512)}
+# (smoke at N = 12: the reduced random-start run is the ladder's own, so the smoke tier runs it once)
 MM_SEEDS = {"smoke": 64, "default": 256, "full": 256}
 MM_WRONG_SCALE = 1.2
 """The control's covariance factor: the batch triple's covariance 20% too large (issue 15)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import default_compiler_env
 
 import claims
 import sims
@@ -444,7 +445,12 @@ DETERMINISM_GROUP = pytest.mark.xdist_group("determinism")
 
 def _determinism(*args) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", DETERMINISM, *args], capture_output=True, text=True, timeout=600, cwd=ROOT
+        [sys.executable, "-c", DETERMINISM, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env=default_compiler_env(),  # bitwise properties of the programs users run
     )
     assert proc.returncode == 0, proc.stderr
     return dict(line.split(" ", 1) for line in proc.stdout.strip().splitlines())

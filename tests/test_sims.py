@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import sample_moment_se, within_se
+from conftest import default_compiler_env, sample_moment_se, within_se
 
 import sims
 import theory
@@ -298,7 +298,9 @@ for cls in (sims.OnlineSGD, sims.ReducedSGD):
         assert np.array_equal(a[k], b[k], equal_nan=True), (cls.name, k)
 print("ok", len(jax.devices()))
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=default_compiler_env()
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["ok", "2"]
 
