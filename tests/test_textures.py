@@ -201,6 +201,29 @@ def test_training_learns_and_is_reproducible(model):
     np.testing.assert_allclose(alone["accuracy"][0], run["accuracy"][0], atol=1.5 / len(ty))
 
 
+@pytest.mark.parametrize("shape", [(5, 9, 7, 1), (2, 3, 6, 6, 4)])
+def test_patch_convolution_is_flax_convolution(shape):
+    """`Conv3x3` (im2col by slicing, for fast kernel gradients on CPU) computes flax's 3 x 3 'same'
+    convolution with the same parameters, and the same gradients, to float32 rounding; extra
+    leading axes are batch axes."""
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+
+    x = jnp.asarray(np.random.default_rng(1).standard_normal(shape), jnp.float32)
+    ours, ref = sims.networks.Conv3x3(5), nn.Conv(5, (3, 3))
+    params = ours.init(jax.random.key(0), x)
+    params["params"]["bias"] = jnp.linspace(-1, 1, 5)
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, ref.init(jax.random.key(0), x))
+    a, b = ours.apply(params, x), ref.apply(params, x)
+    assert a.shape == b.shape == shape[:-1] + (5,)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    loss = lambda m: lambda p: jnp.sum(jnp.sin(m.apply(p, x)))
+    ga, gb = jax.grad(loss(ours))(params), jax.grad(loss(ref))(params)
+    for u, v in zip(jax.tree.leaves(ga), jax.tree.leaves(gb), strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-4)
+
+
 def test_bad_config():  # divergence is tested through the script (test_script_bad_input)
     with pytest.raises(ValueError, match="lr"):
         sims.networks.TrainConfig(lr=-1.0)
