@@ -298,6 +298,17 @@ class ColouredSGD(_SphericalSGD):
         }
 
 
+def start_overlaps(engine: ColouredSGD, n: int, root_seed: int = 0) -> dict[str, np.ndarray]:
+    """The engine's own starts for seeds 0..n-1 (its `initial_state`, without running SGD):
+    `m0` = m_eff(0) (sign-flipped to >= 0, as every run starts) and `u2` the spike powers u_i^2,
+    shapes (n,) and (n, N). For testing H1 on many more starts than a sweep's seeds."""
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    w, (u, _) = engine.initial_state(engine.seed_keys(root_seed, np.arange(n)))
+    m0 = effective_overlap(w, u, jnp.asarray(engine.spectrum, w.dtype))
+    return {"m0": np.asarray(m0, np.float64), "u2": np.asarray(u, np.float64) ** 2}
+
+
 def write_powerlaw_cell(path, run: dict, config: dict):
     """Store one (N, alpha, placement) cell of `ColouredSGD.run` (one step) as netCDF, atomically.
 

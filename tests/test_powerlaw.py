@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+from conftest import within_se
 
 import claims.powerlaw as cp
 import sims
@@ -113,15 +114,43 @@ def test_conditioned_start_and_typical_overlap(placement, alpha):
         assert float(m0) == pytest.approx(1 / math.sqrt(32), rel=1e-4)
 
 
-def test_typical_start_overlap_of_a_random_start():
-    """H1: a random unit w has E[m_eff^2] close to u^T C u / tr C (aligned spike, alpha = 1)."""
-    basis = sims.FourierBasis((64,))
-    spec = sims.powerlaw.power_spectrum(basis, 1.0)
-    u = sims.powerlaw.draw_placed_spike(jax.random.key(7), basis, spec, "aligned")
-    w = jax.random.normal(jax.random.key(8), (20_000, 64))
-    m2 = np.asarray(sims.powerlaw.effective_overlap(w, u, spec), float) ** 2
-    target = float(sims.powerlaw.typical_start_overlap(u, spec)) ** 2
-    assert m2.mean() == pytest.approx(target, rel=0.15)
+def test_exact_start_moment_is_one_over_n_for_white_inputs_and_matches_a_monte_carlo():
+    """`start_overlap_weights`: K_i = 1/N for C = I (the isotropic E[m0^2] = 1/N), and for a
+    power-law spectrum sum K_i u_i^2 is the mean of m_eff^2 over random unit w (NumPy Monte Carlo,
+    independent of the engine), within 4 standard errors."""
+    np.testing.assert_allclose(theory.powerlaw.start_overlap_weights(np.ones(24)), 1 / 24, rtol=1e-8)
+    rng = np.random.default_rng(3)
+    c = theory.powerlaw.variances((64,), 1.5)
+    u = np.sqrt(c) * rng.standard_normal(64)
+    u /= np.linalg.norm(u)
+    z = rng.standard_normal((100_000, 64))
+    m2 = (z @ (np.sqrt(c) * u)) ** 2 / ((z * z) @ c)
+    exact = float(u**2 @ theory.powerlaw.start_overlap_weights(c))
+    assert within_se(m2.mean(), exact, m2.std() / math.sqrt(m2.size), 4.0)
+    # and H1 is only a leading-order statement: off by more than the Monte Carlo's resolution
+    assert abs(exact / float(u**2 @ c / c.sum()) - 1) > 20 * m2.std() / math.sqrt(m2.size) / exact
+
+
+@pytest.mark.parametrize("alpha", [0.0, 2.0])
+def test_engine_random_starts_have_the_exact_start_moment(alpha):
+    """The coloured engine's random starts (its own `initial_state`, 4096 seeds, N = 32): mean
+    m_eff(0)^2 equals the exact expectation given each seed's spike, within 4 standard errors."""
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    eng = sims.powerlaw.ColouredSGD(32, task, "-he4", batch=32, alpha=alpha, start="random")
+    starts = sims.powerlaw.start_overlaps(eng, 4096, root_seed=11)
+    assert np.all(starts["m0"] >= 0) and starts["u2"].shape == (4096, 32)
+    m2 = starts["m0"] ** 2
+    exact = starts["u2"] @ theory.powerlaw.start_overlap_weights(eng.spectrum)
+    assert within_se(m2.mean(), exact.mean(), m2.std() / math.sqrt(m2.size), 4.0)
+
+
+def test_h3_asymptotic_escape_law():
+    """H3: n ~ PR^2 N log N, so N^3 log N for white inputs and N log N once PR is bounded."""
+    assert theory.powerlaw.h3_escape_scaling(0.0) == (3, 1)
+    assert theory.powerlaw.h3_escape_scaling(0.5) == (3, -1)
+    assert theory.powerlaw.h3_escape_scaling(1.0) == (1, 5)
+    assert theory.powerlaw.h3_escape_scaling(1.5) == (1, 1)
+    assert theory.powerlaw.h3_escape_scaling(2.0, 2) == (1, 5)  # natural images: the (log N)^2 edge
 
 
 @pytest.mark.parametrize("normalised", [True, False])
@@ -264,6 +293,9 @@ def test_cli_tiny_sweep_writes_resumable_cells(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert set(cp.SUMMARY_KEYS) <= set(summary)
     assert len(summary["cells"]) == 4 and all(r["seeds"] == 5 for r in summary["cells"])
+    for r in summary["cells"]:  # the conditioned start imposes H1: reported as not tested
+        t = r["start_overlap_squared"]
+        assert not t["tested"] and t["measured"]["value"] == pytest.approx(t["h1"], rel=1e-4)
     assert (out / "powerlaw.png").exists()
     cells = sorted((out / "cells").glob("*.nc"))
     stamps = [p.stat().st_mtime_ns for p in cells]

@@ -122,6 +122,50 @@ def typical_start_overlap(c, u2) -> float:
     return math.sqrt(float(np.sum(c * u2) / c.sum()))
 
 
+def start_overlap_weights(c) -> np.ndarray:
+    """Exact weights K_i with E[m_eff(0)^2 | u] = sum_i K_i u_i^2 for a uniformly random unit w.
+
+    With w = z / |z|, z ~ N(0, I_N), m_eff^2 = (b.z)^2 / (z^T C z), b = C^1/2 u, and writing
+    1/Q = int_0^inf exp(-s Q) ds, the Gaussian integrals factorise per coordinate:
+
+        E[m_eff^2 | u] = sum_i c_i u_i^2 K'_i,   K'_i = int_0^inf (1 + 2 s c_i)^-1
+                                                         prod_j (1 + 2 s c_j)^-1/2 ds,
+
+    so K_i = c_i K'_i, one integral per coordinate whatever the spike (integrated in log s by
+    adaptive quadrature). For C = I every K_i = 1/N. H1 replaces K_i by c_i / tr C; the ratio
+    sum K_i u_i^2 / (u^T C u / tr C) measures H1's error (`h1_ratio`)."""
+    c = np.asarray(c, float)
+    if c.ndim != 1 or c.size < 3 or np.any(c <= 0):
+        raise ValueError("c must be a 1-D array of at least 3 positive variances")
+
+    def integrand(x):
+        s = math.exp(x)
+        log_prod = -0.5 * np.sum(np.log1p(2 * s * c))
+        return c * s * math.exp(log_prod) / (1 + 2 * s * c)
+
+    # the integrand in x = log s rises like s for small s and falls like s^(1 - N/2) for large s
+    lo, hi = math.log(1e-12 / c.max()), math.log(1e12 / c.min())
+    weights, _ = scipy.integrate.quad_vec(integrand, lo, hi, epsrel=1e-10, epsabs=0.0)
+    return np.asarray(weights)
+
+
+def h1_ratio(c, u2) -> np.ndarray:
+    """Exact E[m_eff(0)^2 | u] over H1's u^T C u / tr C, per spike (u2: (N,) or (S, N))."""
+    c, u2 = np.asarray(c, float), np.asarray(u2, float)
+    return (u2 @ start_overlap_weights(c)) / (u2 @ c / c.sum())
+
+
+def h3_escape_scaling(spectral_exponent: float, d: int = 1) -> tuple[sp.Expr, sp.Expr]:
+    """H3's asymptotic law for the aligned spike, n* ~ N^p (log N)^q: (p, q).
+
+    From n ~ PR^2 N log N / (2 k a_k delta_0) (module docstring; k = 4, start m0^2 = 1/PR,
+    u^T C u = N / PR, the schedule delta_N = delta_0 / (N log N)) and PR ~ N^p' (log N)^q'
+    (`pr_scaling`): p = 1 + 2 p', q = 1 + 2 q'. Asymptotic: over a finite grid the local exponent
+    of the shell hierarchy (H2) is the prediction to compare with."""
+    p, q = pr_scaling(spectral_exponent, d)
+    return sp.simplify(1 + 2 * p), sp.simplify(1 + 2 * q)
+
+
 def leading_escape_samples(
     loss: PopulationLoss, dim: int, step: float, start: float, utcu: float, m_escape: float = ESCAPE_OVERLAP
 ) -> float:

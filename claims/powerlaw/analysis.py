@@ -85,6 +85,31 @@ def _boot_slopes(dims, samples, budgets, idx) -> np.ndarray:
     return np.linalg.lstsq(X, y.T, rcond=None)[0][1]
 
 
+def start_test(ds, start: str, n_boot: int = sims.N_BOOT, seed: int = 0) -> dict:
+    """H1 tested on one cell's starts: the measured mean of m_eff(0)^2 over its seeds (95%
+    percentile bootstrap), beside the exact expectation for a uniformly random unit w given each
+    seed's spike (`theory.powerlaw.start_overlap_weights`, averaged over the same spikes) and H1's
+    u^T C u / tr C (same average). Under the conditioned start m_eff(0)^2 is H1's value by
+    construction (imposed, not tested): only the random start tests anything."""
+    c = np.asarray(ds["spectrum"].values, float)
+    u2 = np.asarray(ds["spike"].values, float).reshape(-1, c.size) ** 2
+    m2 = np.asarray(ds["initial_overlap"].values, float).reshape(-1) ** 2
+    h1 = float(np.mean(u2 @ c) / c.sum())
+    exact = float(np.mean(u2 @ theory.powerlaw.start_overlap_weights(c)))
+    rng = np.random.default_rng(seed)
+    boots = m2[rng.integers(0, m2.size, size=(n_boot, m2.size))].mean(axis=1)
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return {
+        "start": start,
+        "tested": start == "random",
+        "measured": {"value": float(m2.mean()), "lo": float(lo), "hi": float(hi), "n": int(m2.size)},
+        "exact": exact,
+        "h1": h1,
+        "measured_over_h1": {"value": float(m2.mean()) / h1, "lo": float(lo) / h1, "hi": float(hi) / h1},
+        "exact_over_h1": exact / h1,
+    }
+
+
 def _ratio_to_theory(esc, pred) -> float | None:
     """Median over seeds of simulated / ODE escape samples (seeds that escaped, finite ODE > 0)."""
     if pred is None:
@@ -125,6 +150,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
                 "theory_per_seed_median": None if pred is None else _num(np.median(pred)),
                 "median_ratio_to_theory_per_seed": _ratio_to_theory(esc, pred),
                 "wall_seconds": float(ds.attrs.get("wall_seconds", math.nan)),
+                "start_overlap_squared": start_test(ds, c.start, seed=dim),
             }
         )
     summary = {
@@ -172,6 +198,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
     dims = list(c.dims)
     idx = [rng.integers(0, c.seeds, size=(n_boot, c.seeds)) for _ in dims]
     ref_slopes = None
+    dimensionality = 2 if c.inputs == "image" else 1
     for alpha in c.alphas:
         for placement in c.placements[:1] if alpha == 0 else c.placements:
             rs = [r for r in rows if r["alpha"] == alpha and r["placement"] == placement]
@@ -198,6 +225,12 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
             entry["theory_exponent"] = (
                 float(np.polyfit(x, np.log(th), 1)[0]) if all(t and t > 0 for t in th) else None
             )
+            if placement == "aligned":
+                # H3's asymptotic law N^p (log N)^q; the free power of log N at H3's exponent p
+                p_h3, q_h3 = (float(v) for v in theory.powerlaw.h3_escape_scaling(alpha, dimensionality))
+                q_fit = sims.log_power_fit(entry["dims"], samples, p_h3, budgets=budgets)
+                entry["h3"] = {"exponent": p_h3, "log_power": q_h3}
+                entry["log_power_at_h3_exponent"] = q_fit["log_power"].as_dict()
             if alpha == 0:
                 ref_slopes = slopes
             elif ref_slopes is not None:
@@ -218,7 +251,6 @@ def write_powerlaw_summary(out: Path, summary: dict, exp: PowerlawExperiment) ->
     path = Path(out) / "summary.json"
     sims.atomic_write_bytes(path, (json.dumps(payload, indent=2, allow_nan=False) + "\n").encode())
     return path
-
 
 
 def format_table(summary: dict) -> str:
@@ -259,5 +291,45 @@ def format_table(summary: dict) -> str:
             text += f"; minus alpha=0: {d['value']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}] -> " + (
                 "changes" if f_["changes"] else "no resolved change"
             )
+        q = f_.get("log_power_at_h3_exponent")
+        if q:
+            h3 = f_["h3"]
+            text += (
+                f"; H3 asymptote N^{h3['exponent']:g} (log N)^{h3['log_power']:g}, free log power at "
+                f"that exponent {_interval(q)}"
+            )
         lines.append(text)
+    lines.extend(format_start_table(summary))
     return "\n".join(lines)
+
+
+def _interval(e: dict) -> str:
+    fmt = lambda v: "?" if v is None or not np.isfinite(v) else f"{v:.2f}"
+    return f"{fmt(e['value'])} [{fmt(e['lo'])}, {fmt(e['hi'])}]"
+
+
+def format_start_table(summary: dict) -> list[str]:
+    """The H1 test: measured mean m_eff(0)^2 per cell against the exact expectation and H1."""
+    rows = [r for r in summary["cells"] if r.get("start_overlap_squared")]
+    if not rows:
+        return []
+    if not rows[0]["start_overlap_squared"]["tested"]:
+        return [
+            "\nstart: conditioned, m_eff(0)^2 set to H1's u^T C u / tr C "
+            "(H1 imposed, not tested; --start random tests it)"
+        ]
+    lines = [
+        "\nH1 test, random start: mean m_eff(0)^2 over seeds [95% bootstrap] against the exact expectation"
+        " for a uniform start and H1 (both averaged over the same spikes)",
+        f"{'N':>4} {'alpha':>5} {'placement':>9} {'measured':>26} {'exact':>8} {'H1':>8} "
+        f"{'measured/H1':>24} {'exact/H1':>8}",
+    ]
+    for r in sorted(rows, key=lambda r: (r["alpha"], r["placement"], r["N"])):
+        t = r["start_overlap_squared"]
+        m, q = t["measured"], t["measured_over_h1"]
+        lines.append(
+            f"{r['N']:>4} {r['alpha']:>5g} {r['placement']:>9} "
+            f"{m['value']:>8.4f} [{m['lo']:.4f}, {m['hi']:.4f}] {t['exact']:>8.4f} {t['h1']:>8.4f} "
+            f"{q['value']:>6.3f} [{q['lo']:.3f}, {q['hi']:.3f}] {t['exact_over_h1']:>8.3f}"
+        )
+    return lines
