@@ -215,9 +215,15 @@ def test_float64_sweep_runs_and_is_recorded(tmp_path):
 
 @pytest.mark.slow
 def test_benchmark_script_runs_in_quick_mode(tmp_path):
-    proc = run_script("bench_engine.py", "--quick", "--out", str(tmp_path / "bench.md"), timeout=600)
+    argv = ["--quick", "--out", str(tmp_path / "bench.md"), "--json", str(tmp_path / "bench.json")]
+    proc = run_script("bench_engine.py", *argv, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "engine/floor" in (tmp_path / "bench.md").read_text()
+    report = (tmp_path / "bench.md").read_text()
+    assert "engine/floor" in report and "Network training throughput" in report
+    payload = json.loads((tmp_path / "bench.json").read_text())
+    assert payload["reduced_over_floor"] and all(r["ratio"] > 0 for r in payload["reduced_over_floor"])
+    assert {r["model"] for r in payload["networks"]} == {"two-layer", "cnn", "rahaman-mlp"}
+    assert all(0 < r["fraction_of_matmul"] for r in payload["networks"])
 
 
 @pytest.mark.slow  # kept out of the 10-minute fast tier

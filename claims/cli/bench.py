@@ -41,11 +41,13 @@ Targets: full engine >= 100x faster than NumPy at N=256 (batch 1, one seed); red
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +55,7 @@ import numpy as np
 
 import sims
 from claims.cli._common import Parser
+from claims.cli.bench_networks import network_rows, render_networks
 
 
 STEP = 1e-4  # BAGJ step delta: tiny, so no trajectory escapes within the budget
@@ -78,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="also write the Markdown report to FILE")
     p.add_argument("--dims", type=int, nargs="+", help="N values [default: 64 256 1024]")
     p.add_argument("--repeats", type=int, help="timed repeats, the best is kept [default: 3]")
+    p.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write every measured row and ratio as JSON (machine, load, engines, floors, "
+        "devices, networks)",
+    )
+    p.add_argument(
+        "--networks-only",
+        action="store_true",
+        help="only the network training throughput (two-layer, CNN, Rahaman MLP; about a minute)",
+    )
     return p
 
 
@@ -291,6 +305,7 @@ def main(argv=None) -> int:
     dev_impls = IMPLS[:1]  # the engines refuse to shard other PRNG implementations (see _devices)
     rdims = [n for n in dims if n >= 256] or dims
     dev_dim = 256 if 256 in dims else dims[0]
+    engines = not args.networks_only
     dev_seeds = (16,) if q else (16, 64)
 
     def full_steps(B, N, S, least=min_steps):
@@ -303,13 +318,13 @@ def main(argv=None) -> int:
     print(f"bench_engine: N={dims}, repeats={repeats}, load average {load0}", file=sys.stderr)
 
     numpy_ns = {}
-    for N in dims:
+    for N in dims if engines else ():
         numpy_ns[N] = time_numpy(N, numpy_samples[N], repeats) * 1e9
         print(f"  numpy N={N}: {numpy_ns[N] / N:.1f} ns/(sample N)", file=sys.stderr)
 
     # 1. full engine vs floor and NumPy
     rows = []
-    for impl in IMPLS:
+    for impl in IMPLS if engines else ():
         for N in dims:
             for batch, seeds in shapes:
                 B = N if batch == "N" else batch
@@ -332,7 +347,7 @@ def main(argv=None) -> int:
     # 2. reduced engine vs its floor and the full engine (same impl, N, shape: from table 1)
     full_ns = {(r["impl"], r["N"], r["batch"], r["seeds"]): r["engine"] * r["N"] for r in rows}
     rrows = []
-    for impl in IMPLS:
+    for impl in IMPLS if engines else ():
         for N in rdims:
             for batch, seeds in rshapes:
                 B = N if batch == "N" else batch
@@ -354,7 +369,7 @@ def main(argv=None) -> int:
 
     # 3. the reduced floor split by draw
     brows = []
-    for impl in IMPLS:
+    for impl in IMPLS if engines else ():
         N = dev_dim
         for batch, seeds in bshapes:
             B = N if batch == "N" else batch
@@ -376,7 +391,7 @@ def main(argv=None) -> int:
     drows = []
     if jax.local_device_count() < 2:
         print(f"  devices: skipped, only 1 device ({devices_note})", file=sys.stderr)
-    for impl in dev_impls if jax.local_device_count() >= 2 else ():
+    for impl in dev_impls if jax.local_device_count() >= 2 and engines else ():
         N = dev_dim
         for cls in (sims.OnlineSGD, sims.ReducedSGD):
             for seeds in dev_seeds:
@@ -403,12 +418,38 @@ def main(argv=None) -> int:
                     file=sys.stderr,
                 )
 
-    seconds = time.perf_counter() - t_start
-    report = render(rows, rrows, brows, drows, dims, info, load0, load(), seconds, numpy_samples)
+    # 5. the network training paths (issue 17)
+    nrows, peak = network_rows(q)
+    for r in nrows:
+        rate = f"{r['steps_per_second']:.1f} steps/s, {r['gflops']:.2f} GFLOP/s"
+        print(f"  {r['model']}: {rate}", file=sys.stderr)
+
+    seconds, load1 = time.perf_counter() - t_start, load()
+    if engines:
+        report = render(rows, rrows, brows, drows, dims, info, load0, load1, seconds, numpy_samples)
+    else:
+        report = "\n".join(
+            ["## Network benchmark", "", *(f"- {k}: {v}" for k, v in info.items())]
+            + [f"- load average (1, 5, 15 min): {load0} before, {load1} after; total {seconds:.0f} s"]
+        )
+    report = "\n".join([report, *render_networks(nrows, peak)])
     print(report)
     if args.out:
-        with open(args.out, "w") as f:
-            f.write(report + "\n")
+        sims.atomic_write_bytes(Path(args.out), (report + "\n").encode())
+    if args.json:
+        payload = {
+            "machine": info,
+            "load_average": {"before": load0, "after": load1},
+            "seconds": seconds,
+            "full_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rows],
+            "reduced_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rrows],
+            "reduced_floor_by_draw_us_per_step": brows,
+            "devices": [dict(r, speedup=r["one"] / r["two"]) if "error" not in r else r for r in drows],
+            "matmul_gflops": peak,
+            "networks": nrows,
+            "provenance": sims.provenance(),
+        }
+        sims.atomic_write_bytes(Path(args.json), (json.dumps(payload, indent=2) + "\n").encode())
     return 0
 
 
