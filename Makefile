@@ -38,7 +38,7 @@ verify: $(STAMP)
 	$(BIN)/python scripts/verify.py --tier $(TIER)
 
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_engine.py
+	$(BIN)/python scripts/bench_engine.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check theory sims claims scripts tests
