@@ -176,8 +176,19 @@ def mlp(params, x: jnp.ndarray) -> jnp.ndarray:
 
 
 def sigma_max(params) -> jnp.ndarray:
-    """True largest singular value of each weight matrix (exact, via SVD), shape (layers,)."""
-    return jnp.stack([jnp.linalg.svd(w, compute_uv=False)[0] for w, _ in params])
+    """True largest singular value of each weight matrix, shape (layers,): the square root of the
+    largest eigenvalue of the smaller Gram matrix (W^T W or W W^T; symmetric eigensolver), which
+    is exact to float rounding (agrees with an SVD to about 1e-6 relative).
+
+    Why not `jnp.linalg.svd`: inside the training program (vmapped over seeds, in `lax.scan`) it
+    made a 600-step run of the default experiment-1 network with norms recorded every 50 steps
+    take 106-127 s against 32-41 s with the eigensolver (same machine and load), and it compiled
+    about 30x slower."""
+    out = []
+    for w, _ in params:
+        gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T
+        out.append(jnp.sqrt(jnp.maximum(jnp.linalg.eigvalsh(gram)[-1], 0.0)))
+    return jnp.stack(out)
 
 
 def param_norm(params) -> jnp.ndarray:
