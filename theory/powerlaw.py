@@ -133,7 +133,7 @@ def start_overlap_weights(c) -> np.ndarray:
 
     so K_i = c_i K'_i, one integral per coordinate whatever the spike (integrated in log s by
     adaptive quadrature). For C = I every K_i = 1/N. H1 replaces K_i by c_i / tr C; the ratio
-    sum K_i u_i^2 / (u^T C u / tr C) measures H1's error (`h1_ratio`)."""
+    sum K_i u_i^2 / (u^T C u / tr C) measures H1's error."""
     c = np.asarray(c, float)
     if c.ndim != 1 or c.size < 3 or np.any(c <= 0):
         raise ValueError("c must be a 1-D array of at least 3 positive variances")
@@ -147,12 +147,6 @@ def start_overlap_weights(c) -> np.ndarray:
     lo, hi = math.log(1e-12 / c.max()), math.log(1e12 / c.min())
     weights, _ = scipy.integrate.quad_vec(integrand, lo, hi, epsrel=1e-10, epsabs=0.0)
     return np.asarray(weights)
-
-
-def h1_ratio(c, u2) -> np.ndarray:
-    """Exact E[m_eff(0)^2 | u] over H1's u^T C u / tr C, per spike (u2: (N,) or (S, N))."""
-    c, u2 = np.asarray(c, float), np.asarray(u2, float)
-    return (u2 @ start_overlap_weights(c)) / (u2 @ c / c.sum())
 
 
 def h3_escape_scaling(spectral_exponent: float, d: int = 1) -> tuple[sp.Expr, sp.Expr]:

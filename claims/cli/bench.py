@@ -306,6 +306,7 @@ def main(argv=None) -> int:
     rdims = [n for n in dims if n >= 256] or dims
     dev_dim = 256 if 256 in dims else dims[0]
     engines = not args.networks_only
+    impls = IMPLS if engines else ()  # --networks-only: no engine section
     dev_seeds = (16,) if q else (16, 64)
 
     def full_steps(B, N, S, least=min_steps):
@@ -318,13 +319,13 @@ def main(argv=None) -> int:
     print(f"bench_engine: N={dims}, repeats={repeats}, load average {load0}", file=sys.stderr)
 
     numpy_ns = {}
-    for N in dims if engines else ():
+    for N in dims if impls else ():
         numpy_ns[N] = time_numpy(N, numpy_samples[N], repeats) * 1e9
         print(f"  numpy N={N}: {numpy_ns[N] / N:.1f} ns/(sample N)", file=sys.stderr)
 
     # 1. full engine vs floor and NumPy
     rows = []
-    for impl in IMPLS if engines else ():
+    for impl in impls:
         for N in dims:
             for batch, seeds in shapes:
                 B = N if batch == "N" else batch
@@ -347,7 +348,7 @@ def main(argv=None) -> int:
     # 2. reduced engine vs its floor and the full engine (same impl, N, shape: from table 1)
     full_ns = {(r["impl"], r["N"], r["batch"], r["seeds"]): r["engine"] * r["N"] for r in rows}
     rrows = []
-    for impl in IMPLS if engines else ():
+    for impl in impls:
         for N in rdims:
             for batch, seeds in rshapes:
                 B = N if batch == "N" else batch
@@ -369,7 +370,7 @@ def main(argv=None) -> int:
 
     # 3. the reduced floor split by draw
     brows = []
-    for impl in IMPLS if engines else ():
+    for impl in impls:
         N = dev_dim
         for batch, seeds in bshapes:
             B = N if batch == "N" else batch
@@ -391,7 +392,7 @@ def main(argv=None) -> int:
     drows = []
     if jax.local_device_count() < 2:
         print(f"  devices: skipped, only 1 device ({devices_note})", file=sys.stderr)
-    for impl in dev_impls if jax.local_device_count() >= 2 and engines else ():
+    for impl in dev_impls if jax.local_device_count() >= 2 and impls else ():
         N = dev_dim
         for cls in (sims.OnlineSGD, sims.ReducedSGD):
             for seeds in dev_seeds:
