@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import math
+import os
 import time
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 import jax.flatten_util
@@ -295,7 +299,14 @@ def _make_train(
     )
 
 
-def train(cfg: FitConfig, seeds, track_norms: bool = True, progress: bool = False) -> dict:
+def train(
+    cfg: FitConfig,
+    seeds,
+    track_norms: bool = True,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+    checkpoint_seconds: float = 60.0,
+) -> dict:
     """Train one network per seed (vmapped) and return numpy arrays plus the final parameters.
 
     Seed s uses `jax.random.key(s)` split into a phase key and an init key, so a seed's trajectory
@@ -304,6 +315,13 @@ def train(cfg: FitConfig, seeds, track_norms: bool = True, progress: bool = Fals
     `amp` (seed, record, freq: normalised amplitudes), `sigma_max` (seed, record, layer) when
     tracked, `init_sigma_max`, `target` (seed, n), `params` (final, stacked over seeds, JAX),
     `steps`, `wall_seconds`. `progress` shows a tqdm bar over training steps.
+
+    `checkpoint`: a `.npz` path. The training state (parameters, Adam moments) and the records so
+    far are written there atomically at most every `checkpoint_seconds` and at the end; a later call
+    with the same configuration and seeds resumes from it (bitwise the same trajectory as an
+    uninterrupted run) or, if it is complete, returns its records without training. A file written
+    for another configuration, seed set or JAX version, or one that cannot be read, is ignored
+    (with a warning) and overwritten.
     """
     seeds = np.asarray(seeds, np.int64)
     _check(seeds.ndim == 1 and seeds.size >= 1, f"seeds {seeds}: give at least one seed")
@@ -316,15 +334,28 @@ def train(cfg: FitConfig, seeds, track_norms: bool = True, progress: bool = Fals
     x = inputs(cfg)
     start = time.perf_counter()
     carry, y, sig0 = init(keys, jnp.asarray(cfg.freqs, jnp.float32), jnp.asarray(cfg.amps, jnp.float32))
-    recs = []
+    header = _checkpoint_header(cfg, seeds, track_norms, chunk)
+    recs, wall_before = [], 0.0
+    if checkpoint is not None:
+        restored = _read_checkpoint(Path(checkpoint), header, carry)
+        if restored is not None:
+            carry, recs, wall_before = restored
+    n_chunks = n_rec // chunk
     what = f"flower L={cfg.petals}" if cfg.petals is not None else f"{cfg.amplitudes} A"
     desc = f"{what}, {seeds.size} seeds"
+    last_write = time.monotonic()
     with tqdm(total=cfg.steps, desc=desc, unit="step", disable=not progress, leave=False) as bar:
-        for _ in range(n_rec // chunk):
+        bar.update(len(recs) * chunk * cfg.record_every)
+        for i in range(len(recs), n_chunks):
             carry, rec = run_chunk(carry, x, y)
             recs.append(jax.device_get(rec))
             bar.update(chunk * cfg.record_every)
-    wall = time.perf_counter() - start
+            due = time.monotonic() - last_write >= checkpoint_seconds or i == n_chunks - 1
+            if checkpoint is not None and due:
+                wall_now = wall_before + time.perf_counter() - start
+                _write_checkpoint(Path(checkpoint), header, carry, recs, wall_now)
+                last_write = time.monotonic()
+    wall = wall_before + time.perf_counter() - start
     out = {k: np.concatenate([r[k] for r in recs], axis=1) for k in recs[0]}
     if not np.all(np.isfinite(out["loss"])):
         raise SimulationError(f"non-finite loss during training (lr {cfg.lr}): lower the learning rate")
@@ -335,6 +366,59 @@ def train(cfg: FitConfig, seeds, track_norms: bool = True, progress: bool = Fals
     out["steps"] = cfg.record_steps
     out["wall_seconds"] = wall
     return out
+
+
+_CHECKPOINT_FORMAT = "fourier-verifier spectral-bias training checkpoint, version 1"
+
+
+def _checkpoint_header(cfg: FitConfig, seeds: np.ndarray, track_norms: bool, chunk: int) -> dict:
+    return {
+        "format": _CHECKPOINT_FORMAT,
+        "config": cfg.as_dict(),
+        "seeds": [int(s) for s in seeds],
+        "track_norms": bool(track_norms),
+        "records_per_chunk": int(chunk),
+        "jax_version": jax.__version__,
+    }
+
+
+def _write_checkpoint(path: Path, header: dict, carry, recs: list[dict], wall: float) -> None:
+    """State leaves, records so far and a JSON header (as bytes: nothing is pickled), atomically."""
+    from ._results import atomic_target
+
+    arrays = {f"leaf_{i:03d}": np.asarray(v) for i, v in enumerate(jax.tree_util.tree_leaves(carry))}
+    arrays.update({f"rec_{k}": np.concatenate([r[k] for r in recs], axis=1) for k in recs[0]})
+    meta = dict(header, chunks_done=len(recs), wall_seconds=float(wall))
+    arrays["header"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_checkpoint(path: Path, header: dict, carry) -> tuple | None:
+    """(carry, records split back into chunks, wall seconds so far), or None to start afresh."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(f["header"].tobytes().decode())
+            if {k: meta.get(k) for k in header} != header:
+                warnings.warn(f"{path}: written for another run; it will be overwritten", stacklevel=3)
+                return None
+            leaves, treedef = jax.tree_util.tree_flatten(carry)
+            stored = [f[f"leaf_{i:03d}"] for i in range(len(leaves))]
+            if any(a.shape != np.shape(b) or a.dtype != b.dtype for a, b in zip(stored, leaves, strict=True)):
+                raise ValueError("state shapes differ")
+            recs_all = {k[4:]: f[k] for k in f.files if k.startswith("rec_")}
+            done = int(meta["chunks_done"])
+    except Exception as err:  # noqa: BLE001 - any unreadable file means: train from the start
+        warnings.warn(f"{path}: cannot resume from it ({err}); training from the start", stacklevel=3)
+        return None
+    chunk = header["records_per_chunk"]
+    recs = [{k: v[:, i * chunk : (i + 1) * chunk] for k, v in recs_all.items()} for i in range(done)]
+    return jax.tree_util.tree_unflatten(treedef, [jnp.asarray(a) for a in stored]), recs, meta["wall_seconds"]
 
 
 # ---------------------------------------------------------------------------------------------

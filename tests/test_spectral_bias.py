@@ -4,6 +4,7 @@ every claim at smoke scale."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 
@@ -197,3 +198,86 @@ def test_all_claims_registered():
         "spectral_bias.high_frequencies_fragile",
         "spectral_bias.manifold_petals_help",
     }
+
+
+# ---------------------------------------------------------------- checkpointed training
+
+
+_CKPT_CFG = sims.spectral_bias.FitConfig(
+    freqs=(1, 3), n=16, width=8, depth=2, steps=200, record_every=5
+)  # 40 records in 20 chunks of 2
+
+
+def _same_run(a: dict, b: dict) -> None:
+    for k in ("pred", "loss", "amp", "sigma_max", "init_sigma_max", "target"):
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    for u, v in zip(
+        jax.tree_util.tree_leaves(a["params"]), jax.tree_util.tree_leaves(b["params"]), strict=True
+    ):
+        np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+
+
+def test_training_killed_after_a_checkpoint_resumes_bitwise(tmp_path, monkeypatch):
+    seeds = np.array([3, 4])
+    whole = sims.spectral_bias.train(_CKPT_CFG, seeds)
+    path = tmp_path / "ckpt.npz"
+    write = sims.spectral_bias._write_checkpoint
+    calls = []
+
+    def write_then_die(*args):
+        write(*args)
+        calls.append(1)
+        if len(calls) == 7:  # killed right after the 7th of 20 checkpoints
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(sims.spectral_bias, "_write_checkpoint", write_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        sims.spectral_bias.train(_CKPT_CFG, seeds, checkpoint=path, checkpoint_seconds=0.0)
+    monkeypatch.setattr(sims.spectral_bias, "_write_checkpoint", write)
+    with np.load(path, allow_pickle=False) as f:
+        assert f["rec_loss"].shape == (2, 14)  # 7 chunks of 2 records were kept
+    resumed = sims.spectral_bias.train(_CKPT_CFG, seeds, checkpoint=path, checkpoint_seconds=0.0)
+    _same_run(resumed, whole)
+    # complete now: a third call trains nothing and returns the same records
+    make = sims.spectral_bias._make_train
+
+    def no_chunks(*args):
+        init, _ = make(*args)
+        return init, None  # calling a chunk would fail: nothing is trained again
+
+    monkeypatch.setattr(sims.spectral_bias, "_make_train", no_chunks)
+    again = sims.spectral_bias.train(_CKPT_CFG, seeds, checkpoint=path)
+    np.testing.assert_array_equal(again["loss"], whole["loss"])
+
+
+def test_a_foreign_or_corrupt_checkpoint_is_ignored_with_a_warning(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    whole = sims.spectral_bias.train(_CKPT_CFG, [5, 6], checkpoint=path)
+    with pytest.warns(UserWarning, match="another run"):  # other seeds
+        other = sims.spectral_bias.train(_CKPT_CFG, [7, 8], checkpoint=path)
+    assert not np.array_equal(other["loss"], whole["loss"])
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.warns(UserWarning, match="cannot resume"):
+        fresh = sims.spectral_bias.train(_CKPT_CFG, [5, 6], checkpoint=path)
+    _same_run(fresh, whole)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_cli_checkpoints_training_and_a_rerun_reuses_it(tmp_path, capsys):
+    argv = [
+        "--experiment", "1", "--tier", "smoke", "--seeds", "3", "--freqs", "1,2", "--n", "16",
+        "--width", "8", "--depth", "2", "--steps", "100", "--record-every", "5",
+        "--out", str(tmp_path / "o"), "--no-progress",
+    ]  # fmt: skip
+    assert _script().main(argv) == 0
+    ckpts = sorted((tmp_path / "o" / "checkpoints").glob("train-*.npz"))
+    assert len(ckpts) == 2  # equal and increasing amplitudes
+    stamps = [p.stat().st_mtime_ns for p in ckpts]
+    first = json.loads((tmp_path / "o" / "summary.json").read_text())["experiments"]["1"]
+    sbc.config._RUNS.clear()  # a new process would start with an empty cache
+    assert _script().main(argv) == 0
+    assert [p.stat().st_mtime_ns for p in ckpts] == stamps  # complete checkpoints reused, not rewritten
+    second = json.loads((tmp_path / "o" / "summary.json").read_text())["experiments"]["1"]
+    assert second["estimate"] == first["estimate"]
+    assert _script().main([*argv, "--no-checkpoint", "--out", str(tmp_path / "p")]) == 0
+    assert not (tmp_path / "p" / "checkpoints").exists()

@@ -6,7 +6,9 @@ with the true largest singular values of the weights. Experiment 2: amplitude ke
 parameter perturbations. Experiment 5: the flower manifold gamma_L. Tiers: smoke (seconds),
 default (minutes on 2 CPU cores), full (the paper's settings; CPU hours). Explicit sizes override
 the tier's. Writes OUT/spectral-bias-expN.nc (netCDF), OUT/summary.json and the figures
-OUT/spectral-bias-expN.png/.pdf, all atomically with provenance.
+OUT/spectral-bias-expN.png/.pdf, all atomically with provenance. Training is checkpointed under
+OUT/checkpoints (at most once a minute): rerunning the same command after a kill resumes it, and
+trainings that finished are not repeated.
 
 Exit codes: 0 done (1 with --strict when a claim does not hold), 2 bad input (one line on stderr).
 """
@@ -51,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=None, help="experiment 2: perturbation directions per norm")
     p.add_argument("--out", default=None, help="output folder [default: results/spectral-bias-TIER]")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-checkpoint",
+        action="store_true",
+        help="do not checkpoint training under OUT/checkpoints (by default a killed run resumes there)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 if a claim does not hold")
     return p
 
@@ -151,34 +158,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out.mkdir(parents=True, exist_ok=True)
     claims.enable_compilation_cache()
-    summaries, all_ok = {}, True
-    for exp, s in plan.items():
-        start = time.perf_counter()
-        print(f"experiment {exp} ({args.tier} tier): {sbc.jsonable(s)}", flush=True)
-        try:
-            ds, summary, figure = sbc.run_experiment(exp, s, progress=not args.no_progress)
-        except claims.SimulationError as err:
-            print(f"spectral_bias.py: error: {err}", file=sys.stderr)
-            return 2
-        summary["seconds"] = time.perf_counter() - start
-        ds.attrs.update(sims.provenance())
-        ds.attrs["settings"] = json.dumps(sbc.jsonable(s), sort_keys=True)
-        ds.attrs["tier"] = args.tier
-        ds.attrs["prng_impl"] = "threefry2x32"
-        path = out / f"spectral-bias-exp{exp}.nc"
-        with sims.atomic_target(path) as tmp:
-            ds.to_netcdf(tmp, engine="h5netcdf")
-        figure(ds, summary, out / f"spectral-bias-exp{exp}")
-        summaries[str(exp)] = summary
-        all_ok &= summary["passed"]
-        _print_summary(exp, summary)
-        print(
-            f"  {summary['seconds']:.0f} s; data {path}, figure {out / f'spectral-bias-exp{exp}.png'}",
-            flush=True,
-        )
-        payload = {"tier": args.tier, "experiments": summaries, "provenance": sims.provenance()}
-        text = json.dumps(payload, indent=2, default=float) + "\n"
-        sims.atomic_write_bytes(out / "summary.json", text.encode())  # rewritten after every experiment
+    sbc.use_checkpoints(None if args.no_checkpoint else out / "checkpoints")
+    try:
+        summaries, all_ok = {}, True
+        for exp, s in plan.items():
+            start = time.perf_counter()
+            print(f"experiment {exp} ({args.tier} tier): {sbc.jsonable(s)}", flush=True)
+            try:
+                ds, summary, figure = sbc.run_experiment(exp, s, progress=not args.no_progress)
+            except claims.SimulationError as err:
+                print(f"spectral_bias.py: error: {err}", file=sys.stderr)
+                return 2
+            summary["seconds"] = time.perf_counter() - start
+            ds.attrs.update(sims.provenance())
+            ds.attrs["settings"] = json.dumps(sbc.jsonable(s), sort_keys=True)
+            ds.attrs["tier"] = args.tier
+            ds.attrs["prng_impl"] = "threefry2x32"
+            path = out / f"spectral-bias-exp{exp}.nc"
+            with sims.atomic_target(path) as tmp:
+                ds.to_netcdf(tmp, engine="h5netcdf")
+            figure(ds, summary, out / f"spectral-bias-exp{exp}")
+            summaries[str(exp)] = summary
+            all_ok = all_ok and summary["passed"] is True
+            _print_summary(exp, summary)
+            print(
+                f"  {summary['seconds']:.0f} s; data {path}, figure {out / f'spectral-bias-exp{exp}.png'}",
+                flush=True,
+            )
+            payload = {"tier": args.tier, "experiments": summaries, "provenance": sims.provenance()}
+            text = json.dumps(payload, indent=2, default=float) + "\n"
+            sims.atomic_write_bytes(out / "summary.json", text.encode())  # rewritten after every experiment
+    finally:
+        sbc.use_checkpoints(None)
     print(f"summary: {out / 'summary.json'}")
     return 1 if args.strict and not all_ok else 0
 

@@ -33,6 +33,7 @@ from .config import (  # noqa: F401
     fit_config,
     fmt_estimate,
     settings,
+    use_checkpoints,
 )
 from .experiment1 import (  # noqa: F401
     EXP1_RULE,

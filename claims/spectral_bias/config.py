@@ -4,6 +4,7 @@ estimates, snapshots)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -102,9 +103,7 @@ def settings(experiment: int, tier: str, **overrides) -> dict:
     return s
 
 
-def fit_config(
-    s: dict, amplitudes: str = "equal", petals: int | None = None
-) -> sims.spectral_bias.FitConfig:
+def fit_config(s: dict, amplitudes: str = "equal", petals: int | None = None) -> sims.spectral_bias.FitConfig:
     return sims.spectral_bias.FitConfig(
         freqs=tuple(int(k) for k in s["freqs"]),
         amplitudes=amplitudes,
@@ -119,6 +118,14 @@ def fit_config(
 
 
 _RUNS: dict[str, dict] = {}  # one training per (config, seeds) in a process: experiments 1 and 2 share it
+_CHECKPOINTS: list[Path] = []  # the folder for training checkpoints, when one is in use
+
+
+def use_checkpoints(folder: str | Path | None) -> None:
+    """Checkpoint every training under `folder` (None: none), so that a killed run resumes."""
+    _CHECKPOINTS.clear()
+    if folder is not None:
+        _CHECKPOINTS.append(Path(folder))
 
 
 def _train(cfg: sims.spectral_bias.FitConfig, seeds: int, progress: bool, root_seed: int = 0) -> dict:
@@ -126,7 +133,10 @@ def _train(cfg: sims.spectral_bias.FitConfig, seeds: int, progress: bool, root_s
     key = json.dumps([cfg.as_dict(), seeds, root_seed], sort_keys=True)
     if key not in _RUNS:
         ids = 10_000 * int(root_seed) + np.arange(seeds)
-        _RUNS[key] = sims.spectral_bias.train(cfg, ids, track_norms=cfg.petals is None, progress=progress)
+        ckpt = _CHECKPOINTS[0] / f"train-{sims.config_hash(json.loads(key))}.npz" if _CHECKPOINTS else None
+        _RUNS[key] = sims.spectral_bias.train(
+            cfg, ids, track_norms=cfg.petals is None, progress=progress, checkpoint=ckpt
+        )
     return _RUNS[key]
 
 
