@@ -127,3 +127,31 @@ def test_sweep_runs_on_the_moment_matched_chain_and_records_it(tmp_path):
     assert exp.engine_name(16) == "moment-matched"
     (ds,) = cells.values()
     assert "moment-matched" in json.dumps(dict(ds.attrs))
+
+
+# ---------------------------------------------------------------- the benchmark's NumPy loops
+
+
+def _one_step_laws(table, B, seeds=20_000, m=0.3, step=0.01):
+    from claims.cli.bench_numpy import moment_matched_loop, reduced_loop
+
+    m0 = np.full(seeds, m)
+    a = reduced_loop(64, B, m0, 1, step, 10.0, seed=1) - m
+    b = moment_matched_loop(table, 64, B, m0, 1, step, seed=2) - m
+    se = np.sqrt(a.var() / seeds + b.var() / seeds)
+    return abs(a.mean() - b.mean()) / se, b.std() / a.std()
+
+
+@pytest.mark.parametrize("B", [64, 256])
+def test_numpy_loops_of_the_benchmark_agree_with_each_other_and_catch_a_wrong_table(B):
+    """The bench's NumPy reduced chain and NumPy moment-matched chain (on the engine's table) give
+    one step of the same law (mean within 4 standard errors, spread within 5%) where the batch sum
+    is close to Gaussian (step 0.01); a covariance 20% too large is caught by the same check."""
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+    table = sims.MomentMatchedSGD(64, task, "-he4", batch=B, table_size=1025).moment_table
+    z, ratio = _one_step_laws(table, B)
+    assert z < 4 and 0.95 < ratio < 1.05, (z, ratio)
+    wrong = table.copy()
+    wrong[:, 3:] *= np.sqrt(1.2)
+    _, ratio_wrong = _one_step_laws(wrong, B)
+    assert ratio_wrong > 1.05, ratio_wrong

@@ -222,6 +222,10 @@ def test_benchmark_script_runs_in_quick_mode(tmp_path):
     assert "engine/floor" in report and "Network training throughput" in report
     payload = json.loads((tmp_path / "bench.json").read_text())
     assert payload["reduced_over_floor"] and all(r["ratio"] > 0 for r in payload["reduced_over_floor"])
+    assert payload["chains_vs_numpy"] and all(
+        r["numpy_over_moment_matched"] > 0 for r in payload["chains_vs_numpy"]
+    )
+    assert "NumPy loops of the same algorithms" in report
     assert {r["model"] for r in payload["networks"]} == {"two-layer", "cnn", "rahaman-mlp"}
     assert all(0 < r["fraction_of_matmul"] for r in payload["networks"])
 

@@ -34,13 +34,22 @@ alike. Per trajectory: 16 seeds divide by 16. A benchmark, not a test: it prints
 in one run and asserts nothing. The load average is printed so that a busy machine shows; the
 default run takes about 4-5 minutes on 2 idle cores.
 
-Targets: full engine >= 100x faster than NumPy at N=256 (batch 1, one seed); reduced engine
->= 100x faster than the full one per sample at N=256; each engine within 1.5x of its floor.
+5. the **reduced** and **moment-matched** engines against **NumPy loops of the same algorithms**
+   (`claims/cli/bench_numpy.py`: float64, vectorised over seeds and batch, looped over steps) at
+   each N >= 256 of --dims, batch 1 / 1 seed and batch N / 16 seeds, threefry; unit: ns per
+   sample, per trajectory.
+
+Targets: reduced engine >= 100x faster than the full one per sample at N=256; each engine within
+1.5x of its floor. The earlier target "full engine >= 100x faster than a NumPy loop at batch 1" is
+retired: at batch 1 the full engine's own random-number floor is within 2x of the NumPy loop
+(docs/benchmarks.md), so no implementation of that algorithm could reach it on a CPU; the ratio is
+still printed, without a target, and the overlap chains are compared with NumPy loops instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -56,13 +65,14 @@ import numpy as np
 import sims
 from claims.cli._common import Parser
 from claims.cli.bench_networks import network_rows, render_networks
+from claims.cli.bench_numpy import moment_matched_loop, reduced_loop, time_loop
 
 
 STEP = 1e-4  # BAGJ step delta: tiny, so no trajectory escapes within the budget
 SNR = 10.0
 ACTIVATION = "-he4"
 IMPLS = ("threefry2x32", "philox4x32")
-TARGET_NUMPY, TARGET_REDUCED, TARGET_FLOOR = 100.0, 100.0, 1.5
+TARGET_REDUCED, TARGET_FLOOR = 100.0, 1.5
 DRAWS = ("keys", "normal", "rademacher", "latent", "chisquare")
 
 
@@ -419,7 +429,44 @@ def main(argv=None) -> int:
                     file=sys.stderr,
                 )
 
-    # 5. the network training paths (issue 17)
+    # 5. the overlap chains against NumPy loops of the same algorithms (threefry)
+    lrows = []
+    for N in rdims if impls else ():
+        for batch, seeds in [("N", 16)] if q else [(1, 1), ("N", 16)]:
+            B = N if batch == "N" else batch
+            steps = reduced_steps(B, seeds)
+            reduced = make_engine(sims.ReducedSGD, N, B, IMPLS[0], seeds)
+            matched = make_engine(sims.MomentMatchedSGD, N, B, IMPLS[0], seeds)
+            run_r, last_r = engine_timer(reduced, seeds, steps)
+            run_m, last_m = engine_timer(matched, seeds, steps)
+            m0 = np.full(seeds, 1 / math.sqrt(N))
+            table = matched.moment_table
+            np_steps = 20 if q else int(np.clip(2**21 // (B * seeds), 200, 20_000))
+            np_mm_steps = 20 if q else 5000
+            t = best_interleaved(dict(reduced=run_r, matched=run_m), repeats)
+            t_np = time_loop(functools.partial(reduced_loop, N, B, m0, step=STEP, snr=SNR), np_steps, repeats)
+            mm_loop = functools.partial(moment_matched_loop, table, N, B, m0, step=STEP)
+            t_np_mm = time_loop(mm_loop, np_mm_steps, repeats)
+            check_ran_through(last_r, f"reduced N={N} batch={B}")
+            check_ran_through(last_m, f"moment-matched N={N} batch={B}")
+            per = steps * B * seeds / 1e9
+            row = dict(impl=IMPLS[0], N=N, batch=B, seeds=seeds, samples=steps * B)
+            row.update(
+                reduced=t["reduced"] / per,
+                moment_matched=t["matched"] / per,
+                numpy_reduced=t_np / (np_steps * B * seeds) * 1e9,
+                numpy_moment_matched=t_np_mm / (np_mm_steps * B * seeds) * 1e9,
+                numpy_steps={"reduced": np_steps, "moment_matched": np_mm_steps},
+            )
+            lrows.append(row)
+            print(
+                f"  vs NumPy N={N} B={B} S={seeds}: reduced {row['reduced']:.2f} (NumPy "
+                f"{row['numpy_reduced']:.1f}), moment-matched {row['moment_matched']:.3f} (NumPy "
+                f"{row['numpy_moment_matched']:.2f}) ns/sample",
+                file=sys.stderr,
+            )
+
+    # 6. the network training paths (issue 17)
     nrows, peak = network_rows(q)
     for r in nrows:
         rate = f"{r['steps_per_second']:.1f} steps/s, {r['gflops']:.2f} GFLOP/s"
@@ -427,7 +474,7 @@ def main(argv=None) -> int:
 
     seconds, load1 = time.perf_counter() - t_start, load()
     if engines:
-        report = render(rows, rrows, brows, drows, dims, info, load0, load1, seconds, numpy_samples)
+        report = render(rows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, numpy_samples)
     else:
         report = "\n".join(
             ["## Network benchmark", "", *(f"- {k}: {v}" for k, v in info.items())]
@@ -445,6 +492,15 @@ def main(argv=None) -> int:
             "full_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rows],
             "reduced_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rrows],
             "reduced_floor_by_draw_us_per_step": brows,
+            "chains_vs_numpy": [
+                dict(
+                    r,
+                    numpy_over_reduced=r["numpy_reduced"] / r["reduced"],
+                    numpy_over_moment_matched=r["numpy_moment_matched"] / r["moment_matched"],
+                    reduced_over_moment_matched=r["reduced"] / r["moment_matched"],
+                )
+                for r in lrows
+            ],
             "devices": [dict(r, speedup=r["one"] / r["two"]) if "error" not in r else r for r in drows],
             "matmul_gflops": peak,
             "networks": nrows,
@@ -459,7 +515,7 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def render(rows, rrows, brows, drows, dims, info, load0, load1, seconds, numpy_samples) -> str:
+def render(rows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, numpy_samples) -> str:
     """Long because it writes the report's sections one after the other (tables of measured ratios)."""
     head = [f"- {k}: {v}" for k, v in info.items()]
     head += [
@@ -539,13 +595,37 @@ def render(rows, rrows, brows, drows, dims, info, load0, load1, seconds, numpy_s
                 f"| {r['samples']:.3g} | {times} |"
             )
 
+    if lrows:
+        out += [
+            "",
+            "### Overlap chains vs NumPy loops of the same algorithms (ns per sample, per trajectory)",
+            "",
+            "| PRNG | N | batch | seeds | reduced | NumPy reduced | NumPy/reduced | moment-matched "
+            "| NumPy moment-matched | NumPy/moment-matched | reduced/moment-matched |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in lrows:
+            out.append(
+                f"| {r['impl']} | {r['N']} | {r['batch']} | {r['seeds']} | {r['reduced']:.2f} "
+                f"| {r['numpy_reduced']:.1f} | {r['numpy_reduced'] / r['reduced']:.3g} "
+                f"| {r['moment_matched']:.3f} | {r['numpy_moment_matched']:.2f} "
+                f"| {r['numpy_moment_matched'] / r['moment_matched']:.3g} "
+                f"| {r['reduced'] / r['moment_matched']:.3g} |"
+            )
+
     out += ["", "### Verdicts", ""]
     ref = [r for r in rows if r["impl"] == IMPLS[0] and r["N"] == 256 and r["batch"] == 1 and r["seeds"] == 1]
     if ref:
         ratio = ref[0]["numpy"] / ref[0]["engine"]
         out.append(
-            f"- NumPy/full at N=256, batch 1, 1 seed, {IMPLS[0]}: {ratio:.1f}x "
-            f"(target >= {TARGET_NUMPY:.0f}x: {_met(ratio >= TARGET_NUMPY)})"
+            f"- NumPy/full at N=256, batch 1, 1 seed, {IMPLS[0]}: {ratio:.1f}x (no target: the "
+            "100x target is retired, the engine's random-number floor alone is within 2x of NumPy there)"
+        )
+    for r in lrows:
+        out.append(
+            f"- N={r['N']}, batch {r['batch']}, {r['seeds']} seeds: NumPy/reduced "
+            f"{r['numpy_reduced'] / r['reduced']:.3g}x, NumPy/moment-matched "
+            f"{r['numpy_moment_matched'] / r['moment_matched']:.3g}x (same algorithms; no target)"
         )
     for name, rs in (("full", rows), ("reduced", rrows)):
         if not rs:
