@@ -306,6 +306,7 @@ def train(
     progress: bool = False,
     checkpoint: str | Path | None = None,
     checkpoint_seconds: float = 60.0,
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Train one network per seed (vmapped) and return numpy arrays plus the final parameters.
 
@@ -322,6 +323,10 @@ def train(
     uninterrupted run) or, if it is complete, returns its records without training. A file written
     for another configuration, seed set or JAX version, or one that cannot be read, is ignored
     (with a warning) and overwritten.
+
+    `on_chunk(done, total)`: called after each trained chunk of records (and after its checkpoint,
+    when one was due) with the records done so far and their total; a complete checkpoint calls it
+    never. An exception it raises stops training as a kill would, keeping the last checkpoint.
     """
     seeds = np.asarray(seeds, np.int64)
     _check(seeds.ndim == 1 and seeds.size >= 1, f"seeds {seeds}: give at least one seed")
@@ -355,6 +360,8 @@ def train(
                 wall_now = wall_before + time.perf_counter() - start
                 _write_checkpoint(Path(checkpoint), header, carry, recs, wall_now)
                 last_write = time.monotonic()
+            if on_chunk is not None:
+                on_chunk(len(recs) * chunk, n_chunks * chunk)
     wall = wall_before + time.perf_counter() - start
     out = {k: np.concatenate([r[k] for r in recs], axis=1) for k in recs[0]}
     if not np.all(np.isfinite(out["loss"])):

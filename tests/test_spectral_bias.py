@@ -221,32 +221,29 @@ def test_training_killed_after_a_checkpoint_resumes_bitwise(tmp_path, monkeypatc
     seeds = np.array([3, 4])
     whole = sims.spectral_bias.train(_CKPT_CFG, seeds)
     path = tmp_path / "ckpt.npz"
-    write = sims.spectral_bias._write_checkpoint
-    calls = []
+    done = []
 
-    def write_then_die(*args):
-        write(*args)
-        calls.append(1)
-        if len(calls) == 7:  # killed right after the 7th of 20 checkpoints
+    def die_after_seven(n, total):
+        done.append((n, total))
+        if len(done) == 7:  # killed right after the 7th of 20 checkpoints
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(sims.spectral_bias, "_write_checkpoint", write_then_die)
     with pytest.raises(KeyboardInterrupt):
-        sims.spectral_bias.train(_CKPT_CFG, seeds, checkpoint=path, checkpoint_seconds=0.0)
-    monkeypatch.setattr(sims.spectral_bias, "_write_checkpoint", write)
+        sims.spectral_bias.train(
+            _CKPT_CFG, seeds, checkpoint=path, checkpoint_seconds=0.0, on_chunk=die_after_seven
+        )
+    assert done[-1] == (14, 40)
     with np.load(path, allow_pickle=False) as f:
         assert f["rec_loss"].shape == (2, 14)  # 7 chunks of 2 records were kept
-    resumed = sims.spectral_bias.train(_CKPT_CFG, seeds, checkpoint=path, checkpoint_seconds=0.0)
+    resumed_chunks = []
+    resumed = sims.spectral_bias.train(
+        _CKPT_CFG, seeds, checkpoint=path, checkpoint_seconds=0.0,
+        on_chunk=lambda n, t: resumed_chunks.append(n),
+    )  # fmt: skip
+    assert resumed_chunks == list(range(16, 41, 2))  # only the 13 missing chunks were trained
     _same_run(resumed, whole)
     # complete now: a third call trains nothing and returns the same records
-    make = sims.spectral_bias._make_train
-
-    def no_chunks(*args):
-        init, _ = make(*args)
-        return init, None  # calling a chunk would fail: nothing is trained again
-
-    monkeypatch.setattr(sims.spectral_bias, "_make_train", no_chunks)
-    again = sims.spectral_bias.train(_CKPT_CFG, seeds, checkpoint=path)
+    again = sims.spectral_bias.train(_CKPT_CFG, seeds, checkpoint=path, on_chunk=lambda n, t: 1 / 0)
     np.testing.assert_array_equal(again["loss"], whole["loss"])
 
 
@@ -274,7 +271,7 @@ def test_cli_checkpoints_training_and_a_rerun_reuses_it(tmp_path, capsys):
     assert len(ckpts) == 2  # equal and increasing amplitudes
     stamps = [p.stat().st_mtime_ns for p in ckpts]
     first = json.loads((tmp_path / "o" / "summary.json").read_text())["experiments"]["1"]
-    sbc.config._RUNS.clear()  # a new process would start with an empty cache
+    sbc.config.forget_runs()  # a new process would start with an empty cache
     assert _script().main(argv) == 0
     assert [p.stat().st_mtime_ns for p in ckpts] == stamps  # complete checkpoints reused, not rewritten
     second = json.loads((tmp_path / "o" / "summary.json").read_text())["experiments"]["1"]

@@ -141,6 +141,11 @@ def use_checkpoints(folder: str | Path | None) -> None:
         _CHECKPOINTS.append(Path(folder))
 
 
+def forget_runs() -> None:
+    """Drop the trainings cached in this process (the next call trains, or reads its checkpoint)."""
+    _RUNS.clear()
+
+
 def _train(cfg: sims.spectral_bias.FitConfig, seeds: int, progress: bool, root_seed: int = 0) -> dict:
     """Seeds root_seed * 10000 + (0, ..., seeds - 1): disjoint sets for different root seeds."""
     key = json.dumps([cfg.as_dict(), seeds, root_seed], sort_keys=True)

@@ -123,7 +123,8 @@ def figure1(ds: xr.Dataset, summary: dict, stem: Path) -> list[Path]:
                     ax.plot(*zip(*pts, strict=True), mk, ms=4, label=f"reaches {thr}")
             ax.set_yticks(range(freqs.size), [str(k) for k in freqs])
             ax.set(xlabel="training step", ylabel="frequency k", title=f"{amps} amplitudes")
-            ax.legend(loc="lower right", frameon=False, labelcolor="w", fontsize=6.5)
+            if ax.get_legend_handles_labels()[0]:  # no legend when no frequency reached a threshold
+                ax.legend(loc="lower right", frameon=False, labelcolor="w", fontsize=6.5)
         fig.colorbar(im, ax=axes[1], label=r"$2|\tilde f_k|/(nA_k)$ (seed mean)")
         ax = axes[2]
         sig = ds.sigma_max.sel(amplitudes="equal").mean("seed").values
