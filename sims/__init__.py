@@ -26,7 +26,15 @@ from ._driver import (
     packed_signs,
     uniform_from_words,
 )
-from ._engine import ENGINE_CLASSES, MomentMatchedSGD, OnlineSGD, OverlapSDE, ReducedSGD, reduced_is_exact
+from ._engine import (
+    ENGINE_CLASSES,
+    MomentMatchedSGD,
+    OnlineSGD,
+    OverlapSDE,
+    ReducedSGD,
+    overlap_update,
+    reduced_is_exact,
+)
 from ._errors import SimulationError
 from ._latents import LATENT_NAMES, LatentSampler, latent_sampler, quadrature_from_moments
 from ._moments import check_polynomial, moment_table, triple_moments
@@ -68,6 +76,7 @@ from .powerlaw import (
     PLACEMENT_NAMES,
     PREACTIVATIONS,
     ColouredSGD,
+    IsotropicReducedSGD,
     descent_direction,
     draw_placed_spike,
     effective_overlap,
@@ -116,6 +125,8 @@ __all__ = [
     "PLACEMENT_NAMES",
     "PREACTIVATIONS",
     "ColouredSGD",
+    "IsotropicReducedSGD",
+    "overlap_update",
     "descent_direction",
     "draw_placed_spike",
     "effective_overlap",

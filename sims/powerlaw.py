@@ -54,6 +54,7 @@ from vocabulary import PLACEMENT_NAMES  # noqa: F401  (re-exported by sims)
 from ._activations import activation_derivative
 from ._data import FourierBasis, SpikeTask, draw_noise
 from ._driver import _SphericalSGD
+from ._engine import ReducedSGD, overlap_update
 
 
 PREACTIVATIONS = ("normalised", "plain")
@@ -63,6 +64,7 @@ stop) and computes its products as (B, N) x (N, 2) dots and its divisions by |C^
 with the reciprocal, so that a trajectory's numbers are bitwise the same alone, in a batch and on
 1 or 2 devices (version 1's were not). Spikes and starts are those of version 1; steps differ in
 the last bits, so escape samples differ seed by seed (not in law)."""
+
 
 def parse_placement(text: str, dim: int | None = None) -> tuple[str, int | None]:
     """`aligned`, `spread` or `topK:K` -> (kind, K); ValueError naming the value otherwise."""
@@ -295,6 +297,75 @@ class ColouredSGD(_SphericalSGD):
             "w0": w0.reshape(*leading, N),
             "typical_overlap": typical.reshape(leading).astype(np.float64),
             "spectrum": self.spectrum.copy(),
+        }
+
+
+def tangent_overlap_update(m, c, g_u, g_e, s, chi, eta):
+    """The reduced chain's exact step for the normalised pre-activation at C = I: the batch
+    direction's radial part p w, p = m G_u + c G_e (= sum_b a_b lambda_b), removed before the step
+    (`sims.overlap_update` for the plain pre-activation)."""
+    p = m * g_u + c * g_e
+    return overlap_update(m, c, g_u - p * m, g_e - p * c, s, chi, eta)
+
+
+@dataclasses.dataclass(frozen=True)
+class IsotropicReducedSGD(ReducedSGD):
+    """The coloured task at alpha = 0 (C = I) on the exact reduced chain: O(1) work per sample.
+
+    At alpha = 0 the coloured task is the isotropic phase task, so the reduced engine's overlap
+    chain (`sims.ReducedSGD`, docs/reduced-dynamics.md) is exact for it, with one change for the
+    `normalised` pre-activation: lambda = w.x / |w| has gradient x - lambda w on the sphere, so the
+    batch direction loses its radial part p w, p = sum_b a_b lambda_b = m G_u + c G_e. In the
+    chain's coordinates that is G_u -> G_u - p m and G_e -> G_e - p c; the part orthogonal to
+    span(u, e), S chi^2_{N-2}, is unchanged. With `plain` the chain is the reduced engine's.
+    Starts as `ColouredSGD` does (uniform on the sphere or m0 = N^-1/2, flipped to m0 >= 0), and
+    escape is |m| >= `m_escape`. Its numbers differ from the coloured engine's: the two agree in
+    law, not trajectory by trajectory.
+
+    `_collect` adds what the power-law analysis reads from a coloured cell: a spike u = e_0, the
+    start w0 = m0 e_0 + sqrt(1 - m0^2) e_1 (the isotropic task depends on w0 only through m0),
+    the typical overlap N^-1/2 and the flat spectrum.
+    """
+
+    preactivation: str = "normalised"
+
+    name = "isotropic-reduced"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.preactivation not in PREACTIVATIONS:
+            raise ValueError(
+                f"unknown preactivation {self.preactivation!r}: use one of {', '.join(PREACTIVATIONS)}"
+            )
+        if self.favourable_sign != 1:
+            raise ValueError("the coloured task's starts are flipped to m0 >= 0: favourable_sign must be 1")
+
+    def _step_one(self, m, aux, draw, step):
+        if self.preactivation == "plain":
+            return super()._step_one(m, aux, draw, step)
+        task, N = self.task, int(self.dim)
+        dsigma = activation_derivative(self.activation)
+        z, y, g, chi = draw
+        z_u, z_e = z[0], z[1]
+        x_u = jnp.where(y > 0, task.spike_coordinate(z_u, g), z_u)
+        c = jnp.sqrt((1 - m) * (1 + m))
+        a = y * dsigma(m * x_u + c * z_e)
+        g_u, g_e, s = jnp.sum(a * x_u), jnp.sum(a * z_e), jnp.sum(a * a)
+        return tangent_overlap_update(m, c, g_u, g_e, s, chi, step / N)
+
+    def _collect(self, loop: dict, layout: dict, ends: np.ndarray, leading: tuple[int, int]) -> dict:
+        out = super()._collect(loop, layout, ends, leading)
+        N = int(self.dim)
+        m0 = np.asarray(out["initial_overlap"], np.float64)
+        spike = np.zeros((*leading, N))
+        spike[..., 0] = 1.0
+        w0 = np.zeros((*leading, N))
+        w0[..., 0], w0[..., 1] = m0, np.sqrt(np.clip(1 - m0 * m0, 0.0, None))
+        return out | {
+            "spike": spike,
+            "w0": w0,
+            "typical_overlap": np.full(leading, 1 / math.sqrt(N)),
+            "spectrum": np.ones(N),
         }
 
 

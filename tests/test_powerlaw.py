@@ -3,6 +3,7 @@ ratio, the sweep's command line, and the registered claims at the smoke tier."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -330,3 +331,65 @@ def test_power_law_flags_are_refused_by_the_other_tasks(flag, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and flag[0] in err and "does not apply" in err
     assert not out.exists()
+
+
+def test_isotropic_reduced_step_is_the_coloured_step_at_alpha_0():
+    """One SGD step of the coloured engine at C = I (normalised pre-activation), written in the
+    chain's coordinates (G_u, G_e and the squared norm of the rest of G), gives the same overlap
+    as `tangent_overlap_update`; the plain update (no radial projection) does not."""
+    N, B, step = 24, 7, 40.0
+    with jax.enable_x64(True):
+        k = jax.random.split(jax.random.key(3), 5)
+        u = jnp.zeros(N).at[0].set(1.0)
+        e = jnp.zeros(N).at[1].set(1.0)
+        m = 0.3
+        c = math.sqrt(1 - m * m)
+        w = m * u + c * e
+        z = jax.random.normal(k[0], (B, N), jnp.float64)
+        y = jax.random.rademacher(k[1], (B,), jnp.float64)
+        g = jax.random.rademacher(k[2], (B,), jnp.float64)
+        task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+        shift = jnp.where(y > 0, task.spike_coordinate(z[:, 0], g) - z[:, 0], 0.0)
+        dsigma = sims.activation_derivative("-he4")
+        direction = sims.powerlaw.descent_direction(w, u, jnp.ones(N), z, shift, y, dsigma, True)
+        w_new = w + (step / N) * direction
+        want = float(jnp.dot(w_new, u) / jnp.linalg.norm(w_new))
+        x = z + shift[:, None] * u
+        a = y * dsigma(x @ w)
+        G = a @ x
+        g_u, g_e = float(G @ u), float(G @ e)
+        rest2 = float(jnp.sum((G - g_u * u - g_e * e) ** 2))
+        s = float(jnp.sum(a * a))
+        args = (m, c, g_u, g_e, s, rest2 / s, step / N)
+        got = float(sims.powerlaw.tangent_overlap_update(*map(jnp.asarray, args)))
+        plain = float(sims.overlap_update(*map(jnp.asarray, args)))
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert abs(plain - want) > 1e-4  # the check tells the two updates apart
+
+
+def test_isotropic_reduced_engine_agrees_in_law_with_the_coloured_engine():
+    """alpha = 0: escape samples of the reduced chain and of the coloured engine (random start,
+    normalised pre-activation) from the same law (two-sample KS), and the reduced cell carries what
+    the analysis reads (flat spectrum, spike e_0, w0 with the start overlap)."""
+    exp = cp.PowerlawExperiment(
+        cp.PowerlawConfig(dims=(12,), seeds=48, alphas=(0.0,), placements=("aligned",), start="random")
+    )
+    kw = dict(
+        dim=12, task=exp.task, activation=exp.activation, batch=exp.batch(12), start="random",
+        m_escape=exp.config.m_escape,
+    )  # fmt: skip
+    budget, step, seeds = exp.budget(12), exp.step(12), np.arange(48)
+    red = sims.powerlaw.IsotropicReducedSGD(**kw).run([step], seeds, budget, n_checkpoints=4)
+    col = sims.powerlaw.ColouredSGD(**kw, alpha=0.0).run([step], seeds, budget, n_checkpoints=4)
+    a, b = red["escape_samples"][0], col["escape_samples"][0]
+    a, b = np.where(np.isnan(a), np.inf, a), np.where(np.isnan(b), np.inf, b)
+    assert np.isfinite(a).mean() > 0.5 and np.isfinite(b).mean() > 0.5
+    assert scipy.stats.ks_2samp(a, b).pvalue > 1e-3
+    m0 = red["initial_overlap"][0]
+    assert np.all(m0 >= 0)
+    np.testing.assert_allclose(red["w0"][0][:, 0], m0)
+    np.testing.assert_allclose(np.linalg.norm(red["w0"][0], axis=1), 1.0, rtol=1e-6)
+    assert np.all(red["spike"][0][:, 0] == 1) and np.all(red["spectrum"] == 1)
+    assert exp.engine(12, 0.0, "aligned").name == "isotropic-reduced"
+    coloured = cp.PowerlawExperiment(dataclasses.replace(exp.config, engine="coloured"))
+    assert coloured.engine(12, 0.0, "aligned").name == "coloured"

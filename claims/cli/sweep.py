@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="auto (the exact reduced engine wherever it applies, i.e. gaussian noise; full otherwise), "
         "full, reduced, or moment-matched (the reduced chain with each step's batch drawn as a Gaussian "
-        "triple with its exact moments: O(1) per step, an approximation for large N) [default: auto]",
+        "triple with its exact moments: O(1) per step, an approximation for large N) [default: auto]; "
+        "for --task powerlaw: auto (alpha = 0 on the exact reduced chain, the rest on the coloured "
+        "engine) or coloured (every alpha on the coloured engine)",
     )
     p.add_argument(
         "--start",
@@ -292,7 +294,7 @@ TASK_FLAGS = {
     "step0": ("--step", SPIKE | POWERLAW),
     "inputs": ("--inputs", SPIKE | POWERLAW),
     "float64": ("--float64", SPIKE | POWERLAW),
-    "engine": ("--engine", SPIKE),
+    "engine": ("--engine", SPIKE | POWERLAW),
     "batch": ("--batch", SPIKE),
     "noise": ("--noise", SPIKE),
     "step_exponent": ("--step-exponent", SPIKE),

@@ -138,6 +138,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
                 "placement": placement,
                 "seeds": int(esc.size),
                 "budget": int(json.loads(ds.attrs["config"])["budget"]),
+                "engine": json.loads(ds.attrs["config"]).get("engine", "coloured"),
                 "escaped_fraction": float(np.mean(np.isfinite(esc))),
                 "started_escaped_fraction": float(np.mean(esc == 0)),
                 "median_escape_samples": med.as_dict(),

@@ -60,6 +60,7 @@ def config_from_args(args: argparse.Namespace, dtype: str | None = None) -> Powe
         step0=get("step0"),
         budget_factor=get("budget_factor"),
         inputs=get("inputs"),
+        engine=get("engine"),
         root_seed=get("root_seed"),
         chunk=get("chunk"),
         dtype=dtype,
@@ -72,7 +73,7 @@ def describe(exp: PowerlawExperiment, out: Path) -> list[str]:
     return [
         f"theory: {exp.loss.verdict}; escape at |m_eff| >= {c.m_escape}",
         f"powerlaw sweep: alpha={list(c.alphas)} placements={list(c.placements)} N={list(c.dims)} "
-        f"seeds={c.seeds} preactivation={c.preactivation} start={c.start} "
+        f"seeds={c.seeds} preactivation={c.preactivation} start={c.start} engine={c.engine} "
         f"budget factor={exp.budget_factor:g} -> {out}",
     ]
 

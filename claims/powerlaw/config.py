@@ -43,6 +43,8 @@ PROFILES = {
     },
 }
 MIN_SEEDS = 5
+ENGINES = ("auto", "coloured")
+"""auto: alpha = 0 on the exact reduced chain (the isotropic task), the rest coloured."""
 SUMMARY_KEYS = ("theory", "cells", "speedups", "fits", "config", "provenance")
 
 
@@ -62,6 +64,9 @@ class PowerlawConfig(ProfileConfig):
     - `budget_factor`: budget = factor x the isotropic scale N^3 log^2 N / (8 a_4 delta_0) (None: 1,
       about log N times the isotropic escape count); seeds that do not escape are censored at it.
     - `inputs`: `signal` (length N) or `image` (L x L, N = L^2: radial frequencies).
+    - `engine`: `auto` (alpha = 0 cells on the exact reduced chain, `sims.powerlaw.IsotropicReducedSGD`,
+      O(1) per sample; the others on the coloured engine) or `coloured` (every cell on the coloured
+      engine, O(N) per sample; the registered claims use it, as when they were registered).
     """
 
     dims: tuple[int, ...] = PROFILES["default"]["dims"]
@@ -76,6 +81,7 @@ class PowerlawConfig(ProfileConfig):
     step0: float | None = None
     budget_factor: float | None = None
     inputs: str = "signal"
+    engine: str = "auto"
     m_escape: float = theory.ESCAPE_OVERLAP
     root_seed: int = 0
     n_checkpoints: int = 32
@@ -116,6 +122,10 @@ class PowerlawConfig(ProfileConfig):
                 raise UsageError(f"--placement: {err}") from None
         if len(set(self.placements)) != len(self.placements):
             raise UsageError(f"--placement {list(self.placements)} repeats a placement")
+        if self.engine not in ENGINES:
+            raise UsageError(
+                f"unknown --engine {self.engine!r} for the power-law task: use {' or '.join(ENGINES)}"
+            )
         if self.preactivation not in sims.powerlaw.PREACTIVATIONS:
             raise UsageError(
                 f"unknown --preactivation {self.preactivation!r}: use one of "
@@ -206,9 +216,27 @@ class PowerlawExperiment:
     def task(self) -> sims.SpikeTask:
         return sims.SpikeTask.make("phase", self.config.snr, self.config.latent)
 
+    def isotropic_reduced(self, alpha: float) -> bool:
+        """Whether the cells of this alpha run on the exact reduced chain (alpha = 0, engine auto)."""
+        return alpha == 0 and self.config.engine == "auto"
+
     @ft.cache  # noqa: B019 - experiments are few and long-lived
     def engine(self, dim: int, alpha: float, placement: str) -> sims.powerlaw.ColouredSGD:
         c = self.config
+        if self.isotropic_reduced(alpha):
+            return sims.powerlaw.IsotropicReducedSGD(
+                dim=dim,
+                task=self.task,
+                activation=self.activation,
+                batch=self.batch(dim),
+                preactivation=c.preactivation,
+                start=c.start,
+                m_escape=c.m_escape,
+                dtype=c.dtype,
+                prng_impl=c.prng_impl,
+                shape=self.shape(dim) if c.inputs == "image" else None,
+                chunk=c.chunk,
+            )
         return sims.powerlaw.ColouredSGD(
             dim=dim,
             task=self.task,
@@ -263,29 +291,35 @@ class PowerlawExperiment:
 
     def cell_config(self, cell: Cell, budget: int | None = None) -> dict:
         c, dim, alpha, placement = self.config, cell.dim, cell.alpha, cell.placement
-        return {
-            "task": "powerlaw",
-            "latent": c.latent,
-            "activation": self.activation,
-            "snr": c.snr,
-            "N": dim,
-            "spectral_exponent": alpha,
-            "placement": placement,
-            "preactivation": c.preactivation,
-            "start": c.start,
-            "inputs": c.inputs,
-            "seeds": list(range(c.seeds)),
-            "step": self.step(dim),
-            "budget": self.budget(dim) if budget is None else int(budget),
-            "batch": self.batch(dim),
-            "m_escape": c.m_escape,
-            "root_seed": c.root_seed,
-            "n_checkpoints": c.n_checkpoints,
-            "dtype": c.dtype,
-            "prng_impl": c.prng_impl,
-            "engine": "coloured",
-            "engine_version": sims.powerlaw.POWERLAW_ENGINE_VERSION,
-        } | ({} if c.chunk == sims.CHUNK else {"chunk": c.chunk})
+        return (
+            {
+                "task": "powerlaw",
+                "latent": c.latent,
+                "activation": self.activation,
+                "snr": c.snr,
+                "N": dim,
+                "spectral_exponent": alpha,
+                "placement": placement,
+                "preactivation": c.preactivation,
+                "start": c.start,
+                "inputs": c.inputs,
+                "seeds": list(range(c.seeds)),
+                "step": self.step(dim),
+                "budget": self.budget(dim) if budget is None else int(budget),
+                "batch": self.batch(dim),
+                "m_escape": c.m_escape,
+                "root_seed": c.root_seed,
+                "n_checkpoints": c.n_checkpoints,
+                "dtype": c.dtype,
+                "prng_impl": c.prng_impl,
+            }
+            | (
+                {"engine": "isotropic-reduced", "engine_version": sims.ENGINE_VERSION}
+                if self.isotropic_reduced(alpha)
+                else {"engine": "coloured", "engine_version": sims.powerlaw.POWERLAW_ENGINE_VERSION}
+            )
+            | ({} if c.chunk == sims.CHUNK else {"chunk": c.chunk})
+        )
 
     # ---- theory ------------------------------------------------------------------------------
     def variances(self, dim: int, alpha: float) -> np.ndarray:

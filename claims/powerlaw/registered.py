@@ -57,7 +57,8 @@ POWER_MARGIN = 0.05
 def _claim_sweep(kind: str, tier: str, out: str, root_seed: int = 0):
     params = dict((SPEEDUP_TIERS if kind == "speedup" else EXPONENT_TIERS)[tier])
     params.setdefault("placements", ("aligned", "spread"))
-    cfg = PowerlawConfig(profile=tier, root_seed=root_seed, **params).validated()
+    # the coloured engine at every alpha, as when the claims were registered (not the CLI's auto)
+    cfg = PowerlawConfig(profile=tier, root_seed=root_seed, engine="coloured", **params).validated()
     exp = PowerlawExperiment(cfg)
     folder = Path(out) / f"powerlaw-{kind}"
     cells = run_powerlaw_cells(exp, folder, progress=False)
