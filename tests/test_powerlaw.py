@@ -393,3 +393,28 @@ def test_isotropic_reduced_engine_agrees_in_law_with_the_coloured_engine():
     assert exp.engine(12, 0.0, "aligned").name == "isotropic-reduced"
     coloured = cp.PowerlawExperiment(dataclasses.replace(exp.config, engine="coloured"))
     assert coloured.engine(12, 0.0, "aligned").name == "coloured"
+
+
+def test_exponents_figure_needs_three_n_and_draws_censored_speedups(tmp_path):
+    cfg = cp.PowerlawConfig(dims=(16, 32, 64), seeds=8, alphas=(0.0, 1.5), placements=("aligned",))
+    exp = cp.PowerlawExperiment(cfg)
+    est = lambda v, lo, hi: {"value": v, "lo": lo, "hi": hi, "n": 8, "confidence": 0.95}  # noqa: E731
+    summary = {
+        "fits": [
+            {"alpha": 0.0, "placement": "aligned", "exponent": est(3.1, 2.9, 3.3), "theory_exponent": 3.0,
+             "h3": {"exponent": 3, "log_power": 1}},
+            {"alpha": 1.5, "placement": "aligned", "exponent": None, "reason": "fewer than 3 N"},
+        ],
+        "speedups": [
+            {"N": 16, "alpha": 1.5, "placement": "aligned", "speedup": est(2.0, 1.1, 4.0),
+             "theory_speedup": 2.5},
+            {"N": 32, "alpha": 1.5, "placement": "aligned", "speedup": est(None, 3.0, None),
+             "theory_speedup": None},
+            {"N": 64, "alpha": 1.5, "placement": "aligned", "speedup": est(9.0, 5.0, None),
+             "theory_speedup": 8.0},
+        ],
+    }  # fmt: skip
+    paths = cp.exponents_figure(exp, summary, tmp_path / "exp")
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
+    two = cp.PowerlawExperiment(dataclasses.replace(cfg, dims=(16, 32)))
+    assert cp.exponents_figure(two, summary, tmp_path / "none") is None

@@ -27,7 +27,7 @@ from .config import (
     by_axes,
     run_powerlaw_cells,
 )
-from .figures import powerlaw_figure
+from .figures import exponents_figure, powerlaw_figure
 from .registered import (  # noqa: F401  (registers the claims)
     EXPONENT_MARGIN,
     ODE_SPEEDUP_FACTOR,
@@ -55,6 +55,7 @@ __all__ = [
     "config_from_args",
     "describe",
     "format_table",
+    "exponents_figure",
     "powerlaw_figure",
     "ratio_of_medians",
     "report",

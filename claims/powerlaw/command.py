@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .analysis import analyse_powerlaw, format_table, write_powerlaw_summary
 from .config import PROFILES, PowerlawConfig, PowerlawExperiment
-from .figures import powerlaw_figure
+from .figures import exponents_figure, powerlaw_figure
 from .registered import SPEEDUP_MARGIN
 
 
@@ -82,5 +82,6 @@ def report(exp: PowerlawExperiment, cells: dict, out: Path) -> tuple[Path, list[
     """Analyse the cells, write summary.json and the figures; returns (summary, figures, lines)."""
     summary = analyse_powerlaw(exp, cells)
     path = write_powerlaw_summary(out, summary, exp)
-    figs = powerlaw_figure(exp, summary, Path(out) / "powerlaw", margin=SPEEDUP_MARGIN)
-    return path, list(figs), format_table(summary).splitlines()
+    figs = list(powerlaw_figure(exp, summary, Path(out) / "powerlaw", margin=SPEEDUP_MARGIN))
+    figs += list(exponents_figure(exp, summary, Path(out) / "powerlaw-exponents") or [])
+    return path, figs, format_table(summary).splitlines()
