@@ -188,62 +188,71 @@ def exponents_figure(exp: PowerlawExperiment, summary: dict, stem: Path):
     if len(c.dims) < 3:
         return None
     placement = c.placements[0]
-    fits = [f for f in summary["fits"] if f["placement"] == placement or f["alpha"] == 0]
-    fits.sort(key=lambda f: f["alpha"])
     cmap = plt.get_cmap("viridis")
     colour = {a: cmap(i / max(1, len(c.alphas) - 1) * 0.9) for i, a in enumerate(c.alphas)}
     with plt.rc_context(STYLE):
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.4, 3.1), constrained_layout=True)
-        for f in fits:
-            e = f.get("exponent")
-            if e:
-                ax.errorbar(
-                    f["alpha"], e["value"], yerr=[[e["value"] - e["lo"]], [e["hi"] - e["value"]]],
-                    fmt="o", color=colour[f["alpha"]], ms=5, capsize=2,
-                )  # fmt: skip
-            else:
-                ax.annotate("no fit", (f["alpha"], 1.0), fontsize=6, ha="center", color="0.4")
-        a = np.array([f["alpha"] for f in fits], float)
-        ode = np.array([f.get("theory_exponent") or np.nan for f in fits], float)
-        ax.plot(a, ode, color="0.3", lw=1.0, marker="s", mfc="none", ms=6, label="shell ODE, same grid")
-        h3 = np.array([(f.get("h3") or {}).get("exponent", np.nan) for f in fits], float)
-        if np.isfinite(h3).any():
-            ax.plot(a, h3, color="0.5", lw=1.0, ls="--", label="H3 asymptote (N -> inf)")
-        ax.errorbar([], [], fmt="o", color="0.3", ms=5, capsize=2, label="measured (95% CI)")
-        ax.set(
-            xlabel=r"spectral exponent $\alpha$",
-            ylabel="sample exponent of median n* over N",
-            title=f"N = {min(c.dims)}..{max(c.dims)}, {c.seeds} seeds, {placement} spike, {c.start} start",
-        )
-        ax.legend(frameon=False, fontsize=6.5, loc="upper right")
-        for alpha in c.alphas:
-            ss = sorted(
-                [s for s in summary["speedups"] if s["alpha"] == alpha and s["placement"] == placement],
-                key=lambda s: s["N"],
-            )
-            if not ss:
-                continue
-            d = np.array([s["N"] for s in ss], float)
-            v, lo, hi = (
-                np.array([np.nan if s["speedup"][k] is None else s["speedup"][k] for s in ss], float)
-                for k in ("value", "lo", "hi")
-            )
-            censored_errorbar(
-                bx, d, v, lo, hi, fmt="o", color=colour[alpha], ms=4, capsize=2,
-                label=rf"$\alpha$={alpha:g}",
-            )  # fmt: skip
-            th = np.array([s["theory_speedup"] or np.nan for s in ss], float)
-            bx.plot(d, th, color=colour[alpha], lw=1.0)
-        bx.plot([], [], color="0.3", lw=1.0, label="shell ODE")
-        bx.axhline(1.0, color="0.5", lw=0.8)
-        bx.set(
-            xscale="log",
-            yscale="log",
-            xlabel="input dimension N",
-            ylabel=r"speed-up $n^*(0)$ / $n^*(\alpha)$",
-            title="speed-up against the isotropic task (paired seeds)",
-        )
-        bx.set_xticks(list(c.dims), [str(d) for d in c.dims])
-        bx.minorticks_off()
-        bx.legend(frameon=False, fontsize=6.5, loc="upper left")
+        _exponent_panel(ax, c, summary, placement, colour)
+        _speedup_vs_n_panel(bx, c, summary, placement, colour)
         return save(fig, stem)
+
+
+def _exponent_panel(ax, c, summary: dict, placement: str, colour: dict):
+    """Fitted exponent per alpha (95% CI) beside the shell ODE over the same grid and H3's asymptote."""
+    fits = [f for f in summary["fits"] if f["placement"] == placement or f["alpha"] == 0]
+    fits.sort(key=lambda f: f["alpha"])
+    for f in fits:
+        e = f.get("exponent")
+        if e:
+            ax.errorbar(
+                f["alpha"], e["value"], yerr=[[e["value"] - e["lo"]], [e["hi"] - e["value"]]],
+                fmt="o", color=colour[f["alpha"]], ms=5, capsize=2,
+            )  # fmt: skip
+        else:
+            ax.annotate("no fit", (f["alpha"], 1.0), fontsize=6, ha="center", color="0.4")
+    a = np.array([f["alpha"] for f in fits], float)
+    ode = np.array([f.get("theory_exponent") or np.nan for f in fits], float)
+    ax.plot(a, ode, color="0.3", lw=1.0, marker="s", mfc="none", ms=6, label="shell ODE, same grid")
+    h3 = np.array([(f.get("h3") or {}).get("exponent", np.nan) for f in fits], float)
+    if np.isfinite(h3).any():
+        ax.plot(a, h3, color="0.5", lw=1.0, ls="--", label="H3 asymptote (N -> inf)")
+    ax.errorbar([], [], fmt="o", color="0.3", ms=5, capsize=2, label="measured (95% CI)")
+    ax.set(
+        xlabel=r"spectral exponent $\alpha$",
+        ylabel="sample exponent of median n* over N",
+        title=f"N = {min(c.dims)}..{max(c.dims)}, {c.seeds} seeds, {placement} spike, {c.start} start",
+    )
+    ax.legend(frameon=False, fontsize=6.5, loc="upper right")
+
+
+def _speedup_vs_n_panel(bx, c, summary: dict, placement: str, colour: dict):
+    """Speed-up n*(0) / n*(alpha) against N per alpha (censored ends drawn as such) beside the ODE's."""
+    for alpha in c.alphas:
+        ss = sorted(
+            [s for s in summary["speedups"] if s["alpha"] == alpha and s["placement"] == placement],
+            key=lambda s: s["N"],
+        )
+        if not ss:
+            continue
+        d = np.array([s["N"] for s in ss], float)
+        v, lo, hi = (
+            np.array([np.nan if s["speedup"][k] is None else s["speedup"][k] for s in ss], float)
+            for k in ("value", "lo", "hi")
+        )
+        censored_errorbar(
+            bx, d, v, lo, hi, fmt="o", color=colour[alpha], ms=4, capsize=2, label=rf"$\alpha$={alpha:g}",
+        )  # fmt: skip
+        th = np.array([s["theory_speedup"] or np.nan for s in ss], float)
+        bx.plot(d, th, color=colour[alpha], lw=1.0)
+    bx.plot([], [], color="0.3", lw=1.0, label="shell ODE")
+    bx.axhline(1.0, color="0.5", lw=0.8)
+    bx.set(
+        xscale="log",
+        yscale="log",
+        xlabel="input dimension N",
+        ylabel=r"speed-up $n^*(0)$ / $n^*(\alpha)$",
+        title="speed-up against the isotropic task (paired seeds)",
+    )
+    bx.set_xticks(list(c.dims), [str(d) for d in c.dims])
+    bx.minorticks_off()
+    bx.legend(frameon=False, fontsize=6.5, loc="upper left")
