@@ -222,6 +222,8 @@ def test_benchmark_script_runs_in_quick_mode(tmp_path):
     assert "engine/floor" in report and "Network training throughput" in report
     payload = json.loads((tmp_path / "bench.json").read_text())
     assert payload["reduced_over_floor"] and all(r["ratio"] > 0 for r in payload["reduced_over_floor"])
+    assert payload["coloured_over_floor"] and all(r["ratio"] > 0 for r in payload["coloured_over_floor"])
+    assert "Coloured engine (power-law task)" in report
     assert payload["chains_vs_numpy"] and all(
         r["numpy_over_moment_matched"] > 0 for r in payload["chains_vs_numpy"]
     )

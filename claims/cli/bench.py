@@ -73,6 +73,7 @@ SNR = 10.0
 ACTIVATION = "-he4"
 IMPLS = ("threefry2x32", "philox4x32")
 TARGET_REDUCED, TARGET_FLOOR = 100.0, 1.5
+COLOURED = dict(alpha=0.5, placement="aligned", start="random")  # a random start: no escape at STEP
 DRAWS = ("keys", "normal", "rademacher", "latent", "chisquare")
 
 
@@ -226,14 +227,15 @@ _ENGINES: dict = {}
 _FLOORS: dict = {}
 
 
-def make_engine(cls, N: int, B: int, impl: str, seeds: int = 16):
+def make_engine(cls, N: int, B: int, impl: str, seeds: int = 16, **options):
     """One engine object per configuration, so that its compiled runs are reused across sections;
-    one seed runs with chunk=1 (no padding)."""
+    one seed runs with chunk=1 (no padding). `options`: further engine fields (the coloured
+    engine's alpha, placement, start)."""
     chunk = 1 if seeds == 1 else sims.CHUNK
-    key = (cls.name, N, B, impl, chunk)
+    key = (cls.name, N, B, impl, chunk, tuple(sorted(options.items())))
     if key not in _ENGINES:
         task = sims.SpikeTask.make("phase", SNR, "rademacher")
-        _ENGINES[key] = cls(N, task, ACTIVATION, batch=B, prng_impl=impl, chunk=chunk)
+        _ENGINES[key] = cls(N, task, ACTIVATION, batch=B, prng_impl=impl, chunk=chunk, **options)
     return _ENGINES[key]
 
 
@@ -355,6 +357,27 @@ def main(argv=None) -> int:
                     file=sys.stderr,
                 )
 
+    # 1b. the coloured engine of the power-law task (issue 16) vs its floor, in the sweep's shape
+    # (batch N, 16 seeds): its draws per step are the full engine's (z, labels, latents), so the
+    # full engine's floor is its floor; its extra work is the C^1/2 scaling and a second projection
+    crows = []
+    for N in dims if impls else ():
+        B, seeds = N, 16
+        steps = full_steps(B, N, seeds)
+        engine = make_engine(sims.ColouredSGD, N, B, IMPLS[0], seeds, **COLOURED)
+        run, last = engine_timer(engine, seeds, steps)
+        t = best_interleaved(dict(engine=run, floor=floor_timer(engine, seeds, steps)), repeats)
+        check_ran_through(last, f"coloured N={N} batch={B}")
+        per = steps * B * seeds * N / 1e9
+        row = dict(impl=IMPLS[0], N=N, batch=B, seeds=seeds, samples=steps * B, **COLOURED)
+        row.update(engine=t["engine"] / per, floor=t["floor"] / per, compile=last["compile"])
+        crows.append(row)
+        print(
+            f"  coloured {IMPLS[0]} N={N} B={B} S={seeds}: engine {row['engine']:.2f}, floor "
+            f"{row['floor']:.2f} ns/(sample N)",
+            file=sys.stderr,
+        )
+
     # 2. reduced engine vs its floor and the full engine (same impl, N, shape: from table 1)
     full_ns = {(r["impl"], r["N"], r["batch"], r["seeds"]): r["engine"] * r["N"] for r in rows}
     rrows = []
@@ -474,7 +497,8 @@ def main(argv=None) -> int:
 
     seconds, load1 = time.perf_counter() - t_start, load()
     if engines:
-        report = render(rows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, numpy_samples)
+        tables = (rows, crows, rrows, brows, drows, lrows)
+        report = render(*tables, dims, info, load0, load1, seconds, numpy_samples)
     else:
         report = "\n".join(
             ["## Network benchmark", "", *(f"- {k}: {v}" for k, v in info.items())]
@@ -490,6 +514,7 @@ def main(argv=None) -> int:
             "load_average": {"before": load0, "after": load1},
             "seconds": seconds,
             "full_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rows],
+            "coloured_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in crows],
             "reduced_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rrows],
             "reduced_floor_by_draw_us_per_step": brows,
             "chains_vs_numpy": [
@@ -515,7 +540,7 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def render(rows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, numpy_samples) -> str:
+def render(rows, crows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, numpy_samples) -> str:
     """Long because it writes the report's sections one after the other (tables of measured ratios)."""
     head = [f"- {k}: {v}" for k, v in info.items()]
     head += [
@@ -540,6 +565,25 @@ def render(rows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, 
             f"| {r['engine']:.2f} | {r['floor']:.2f} | {r['engine'] / r['floor']:.2f} "
             f"| {r['numpy']:.1f} | {r['numpy'] / r['engine']:.1f} | {r['compile']:.1f} |"
         )
+
+    if crows:
+        out += [
+            "",
+            "### Coloured engine (power-law task) vs its random-number floor, in the sweep's shape",
+            "",
+            f"alpha {COLOURED['alpha']:g}, {COLOURED['placement']} spike, {COLOURED['start']} start, "
+            "normalised pre-activation; the floor is the full engine's draws (the same per step).",
+            "",
+            "| PRNG | N | batch | seeds | samples/traj | engine ns/(sample·N) | floor ns/(sample·N) "
+            "| engine/floor | compile s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in crows:
+            out.append(
+                f"| {r['impl']} | {r['N']} | {r['batch']} | {r['seeds']} | {r['samples']:.3g} "
+                f"| {r['engine']:.2f} | {r['floor']:.2f} | {r['engine'] / r['floor']:.2f} "
+                f"| {r['compile']:.1f} |"
+            )
 
     out += [
         "",
@@ -627,7 +671,7 @@ def render(rows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, 
             f"{r['numpy_reduced'] / r['reduced']:.3g}x, NumPy/moment-matched "
             f"{r['numpy_moment_matched'] / r['moment_matched']:.3g}x (same algorithms; no target)"
         )
-    for name, rs in (("full", rows), ("reduced", rrows)):
+    for name, rs in (("full", rows), ("coloured", crows), ("reduced", rrows)):
         if not rs:
             continue
         worst = max(rs, key=lambda r: r["engine"] / r["floor"])
@@ -663,7 +707,7 @@ def render(rows, rrows, brows, drows, lrows, dims, info, load0, load1, seconds, 
     for r in drows:
         if "error" in r:
             out.append(f"- 2 devices, {r['engine']} engine, {r['impl']}: fails to compile ({r['error']})")
-    for name, rs in (("full", rows), ("reduced", rrows)):
+    for name, rs in (("full", rows), ("coloured", crows), ("reduced", rrows)):
         t = {(r["impl"], r["N"], r["batch"], r["seeds"]): r["engine"] for r in rs}
         for N in sorted({r["N"] for r in rs}):
             pairs = [
