@@ -5,7 +5,8 @@ with n draws, [x_(j), x_(n+1-j)] covers the median with probability 1 - 2 P(Bin(
 whatever the distribution. It keeps the one censoring policy: censored values (NaN or +inf, a
 seed that did not escape within its budget) rank above every observed one, and an interval end
 that falls on a censored value is unknown (`None`). tests/test_coverage.py compares its coverage
-with the percentile bootstrap of `sims.median_ci` on 8 and 16 seeds.
+with the percentile bootstrap (`sims.median_ci_bootstrap`) and with the interpolated interval of
+`sims.median_ci` on 8 to 32 seeds.
 """
 
 from __future__ import annotations

@@ -448,14 +448,14 @@ def ladder(tier: str, out: Path, root_seed: int = 0) -> dict:
             finite, (ratio < 0.5) | (ratio > 2), np.isfinite(ode_esc) & (ode_esc <= exp.budget(dim))
         )
         stats[start] = {
-            "median": {r: sims.median_ci(runs[r]["escape_samples"][0], seed=1) for r in RUNGS[:3]},
+            "median": {r: sims.median_ci(runs[r]["escape_samples"][0]) for r in RUNGS[:3]},
             "ode_median": float(np.median(ode_esc)),
             "ks_full_reduced": compare_runs(runs["full"], runs["reduced"])["escape"],
             "ks_sde_reduced": compare_runs(runs["sde"], runs["reduced"])["escape"],
             "sde_over_reduced": median_ratio(
                 runs["sde"]["escape_samples"][0], runs["reduced"]["escape_samples"][0], seed=root_seed
             ),
-            "ode_ratio": sims.median_ci(ratio, seed=2),
+            "ode_ratio": sims.median_ci(ratio),
             "outside": outside,
             "outside_2x": float(np.mean(outside)),
             "escaped": {r: float(np.mean(np.isfinite(runs[r]["escape_samples"][0]))) for r in RUNGS[:3]},

@@ -84,13 +84,13 @@ def analyse(config: APConfig, results: dict[str, dict[int, xr.Dataset]]) -> dict
             for i, d in enumerate(("v", "u")):
                 esc = np.asarray(ds[f"escape_{d}"].values, float)
                 row[f"escaped_fraction_{d}"] = float(np.mean(np.isfinite(esc)))
-                row[f"median_escape_{d}"] = sims.median_ci(esc, seed=dim).as_dict()
+                row[f"median_escape_{d}"] = sims.median_ci(esc).as_dict()
                 row[f"ode_escape_{d}"] = _num(ode[i])
             if name == "staircase":
                 ev, eu = (np.asarray(ds[f"escape_{d}"].values, float) for d in ("v", "u"))
                 ok = np.isfinite(ev) & np.isfinite(eu) & (ev > 0)
                 ratio = np.where(ok, eu / np.where(ok, ev, 1.0), np.nan)
-                row["ratio_u_to_v"] = sims.median_ci(ratio, seed=dim).as_dict()
+                row["ratio_u_to_v"] = sims.median_ci(ratio).as_dict()
                 row["ode_ratio_u_to_v"] = _num(ode[1] / ode[0]) if ode[0] > 0 else None
             rows.append(row)
         loss = ro.loss

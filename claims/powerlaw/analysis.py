@@ -128,7 +128,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
     rows = []
     for (dim, alpha, placement), ds in sorted(cells.items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
         esc = _escapes(ds)
-        med = sims.median_ci(esc, seed=dim)
+        med = sims.median_ci(esc)
         pred = exp.per_seed_predictions(ds) if per_seed_theory else None
         h = exp.hierarchy(dim, alpha, placement)
         rows.append(
