@@ -227,7 +227,7 @@ def _exponent_panel(ax, c, summary: dict, placement: str, colour: dict):
 
 def _speedup_vs_n_panel(bx, c, summary: dict, placement: str, colour: dict):
     """Speed-up n*(0) / n*(alpha) against N per alpha (censored ends drawn as such) beside the ODE's."""
-    for alpha in c.alphas:
+    for i, alpha in enumerate(c.alphas):
         ss = sorted(
             [s for s in summary["speedups"] if s["alpha"] == alpha and s["placement"] == placement],
             key=lambda s: s["N"],
@@ -235,12 +235,14 @@ def _speedup_vs_n_panel(bx, c, summary: dict, placement: str, colour: dict):
         if not ss:
             continue
         d = np.array([s["N"] for s in ss], float)
+        dodge = 1.03 ** (i - (len(c.alphas) - 1) / 2)  # side by side at each N (log axis)
         v, lo, hi = (
             np.array([np.nan if s["speedup"][k] is None else s["speedup"][k] for s in ss], float)
             for k in ("value", "lo", "hi")
         )
         censored_errorbar(
-            bx, d, v, lo, hi, fmt="o", color=colour[alpha], ms=4, capsize=2, label=rf"$\alpha$={alpha:g}",
+            bx, d * dodge, v, lo, hi, fmt="o", color=colour[alpha], ms=4, capsize=2,
+            label=rf"$\alpha$={alpha:g}",
         )  # fmt: skip
         th = np.array([s["theory_speedup"] or np.nan for s in ss], float)
         bx.plot(d, th, color=colour[alpha], lw=1.0)
