@@ -410,7 +410,7 @@ def write_powerlaw_cell(path, run: dict, config: dict):
     attrs.update(
         config=json.dumps(config, sort_keys=True),
         config_hash=config_hash(config),
-        engine="coloured",
+        engine=config.get("engine", "coloured"),  # the engine that ran the cell (its config's)
         prng_impl=config.get("prng_impl", "threefry2x32"),
         wall_seconds=float(run["wall_seconds"]),
         compile_seconds=float(run.get("compile_seconds", 0.0)),

@@ -367,7 +367,7 @@ def test_isotropic_reduced_step_is_the_coloured_step_at_alpha_0():
     assert abs(plain - want) > 1e-4  # the check tells the two updates apart
 
 
-def test_isotropic_reduced_engine_agrees_in_law_with_the_coloured_engine():
+def test_isotropic_reduced_engine_agrees_in_law_with_the_coloured_engine(tmp_path):
     """alpha = 0: escape samples of the reduced chain and of the coloured engine (random start,
     normalised pre-activation) from the same law (two-sample KS), and the reduced cell carries what
     the analysis reads (flat spectrum, spike e_0, w0 with the start overlap)."""
@@ -391,6 +391,10 @@ def test_isotropic_reduced_engine_agrees_in_law_with_the_coloured_engine():
     np.testing.assert_allclose(np.linalg.norm(red["w0"][0], axis=1), 1.0, rtol=1e-6)
     assert np.all(red["spike"][0][:, 0] == 1) and np.all(red["spectrum"] == 1)
     assert exp.engine(12, 0.0, "aligned").name == "isotropic-reduced"
+    cell = sims.powerlaw.write_powerlaw_cell(
+        tmp_path / "cell.nc", red, {"engine": "isotropic-reduced", "seeds": list(range(48))}
+    )
+    assert cell.attrs["engine"] == "isotropic-reduced"  # provenance names the engine that ran
     coloured = cp.PowerlawExperiment(dataclasses.replace(exp.config, engine="coloured"))
     assert coloured.engine(12, 0.0, "aligned").name == "coloured"
 
