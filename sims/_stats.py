@@ -89,11 +89,9 @@ def median_ci(values, confidence: float = CONFIDENCE) -> Estimate:
     if n < 1:
         raise ValueError("median_ci needs at least one value")
     cover = lambda d: 1 - 2 * scipy.stats.binom.cdf(d - 1, n, 0.5)  # noqa: E731
-    d = 1
-    while d + 1 <= (n + 1) // 2 and cover(d + 1) >= confidence:
-        d += 1
-    if cover(d) < confidence or d + 1 > n - d:  # the range itself falls short, or no inner pair
-        return Estimate(float(np.median(v)), float(v[0]), float(v[-1]), int(n), float(cover(d)))
+    d = median_interval_ranks(n, confidence)[0]  # 0: even the range covers less than `confidence`
+    if d == 0 or d + 1 > n - d:  # the range itself falls short, or no inner pair to move towards
+        return Estimate(float(np.median(v)), float(v[0]), float(v[-1]), int(n), float(cover(max(d, 1))))
     g, g_next = cover(d), cover(d + 1)
     share = (g - confidence) / (g - g_next)
     lam = (n - d) * share / (d + (n - 2 * d) * share)
