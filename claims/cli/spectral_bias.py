@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--petals", type=_int_list, default=None, help="experiment 5: petal counts L, e.g. 0,4,10,16"
     )
     p.add_argument("--samples", type=int, default=None, help="experiment 2: perturbation directions per norm")
+    p.add_argument(
+        "--root-seed",
+        type=int,
+        default=0,
+        help="seeds are ROOT_SEED * 10000 + (0 .. SEEDS-1); a pilot uses one never reported [default: 0]",
+    )
     p.add_argument("--out", default=None, help="output folder [default: results/spectral-bias-TIER]")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
@@ -85,7 +91,10 @@ def _settings(exp: int, args) -> dict:
         steps=args.steps,
         record_every=args.record_every,
         lr=args.lr,
+        root_seed=args.root_seed,
     )
+    if args.root_seed < 0:
+        raise ValueError(f"--root-seed {args.root_seed}: use a non-negative integer")
     if exp == 2:
         common["samples"] = args.samples
     if exp == 5:

@@ -175,7 +175,7 @@ def figure2(ds: xr.Dataset, summary: dict, stem: Path) -> list[Path]:
         "rises between adjacent k (Student t), seed-mean Spearman rho(k, kept) at the norms where some "
         "k lost >= 5% (bootstrap), and kept(k_min) - kept(k_max) at the largest norm, all 95%",
         rule=DECAY_RULE,
-        tiers={t: f"networks of experiment 1; {EXP2[t]}" for t in EXP2},
+        tiers={t: f"experiment 1's equal-amplitude networks with {EXP2[t]}" for t in EXP2},
         rationale={
             "0.02": "a rise in k smaller than 2% of the amplitude is not counted as non-monotone",
             "5%": "a norm 'moves' the response once some frequency lost 5% of its amplitude",
