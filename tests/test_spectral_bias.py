@@ -161,6 +161,18 @@ def test_settings_validate():
         sims.spectral_bias.FitConfig(steps=1000, record_every=300)
 
 
+def test_default_tier_frequencies():
+    """The second freeze: experiment 1 on a geometric grid, experiment 2 on its own linear-spacing
+    networks, experiment 5 with no target frequency a multiple of any petal count."""
+    e1, e2, e5 = (sbc.settings(e, "default") for e in (1, 2, 5))
+    ratios = np.diff(np.log(e1["freqs"]))
+    assert np.all(ratios > np.log(1.25)) and e1["record_every"] == 25
+    assert e2["freqs"] == sbc.LINEAR_FREQS and e2["samples"] == 400 and e2["steps"] == e1["steps"]
+    assert all(k % L for k in e5["freqs"] for L in e5["petals"] if L)
+    assert 2 * max(e5["freqs"]) < e5["n"]
+    assert sbc.settings(1, "default", root_seed=910)["root_seed"] == 910
+
+
 # --- command line ------------------------------------------------------------------------------
 
 
@@ -172,6 +184,7 @@ def test_settings_validate():
         (["--seeds", "1"], "seeds"),
         (["--freqs", "5,500"], "freqs"),
         (["--width", "0"], "width"),
+        (["--root-seed", "-1"], "--root-seed"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv, needle, capsys, tmp_path):
