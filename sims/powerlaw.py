@@ -414,6 +414,7 @@ def write_powerlaw_cell(path, run: dict, config: dict):
         prng_impl=config.get("prng_impl", "threefry2x32"),
         wall_seconds=float(run["wall_seconds"]),
         compile_seconds=float(run.get("compile_seconds", 0.0)),
+        stop_samples=float(run.get("stop_samples", config.get("budget", np.nan))),
     )
     ds.attrs.update(attrs)
     with atomic_target(path) as tmp:

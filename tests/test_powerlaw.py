@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats
+import xarray as xr
 from conftest import within_se
 
 import claims.powerlaw as cp
@@ -259,6 +260,8 @@ def test_participation_ratio_slope_matches_the_asymptotics(alpha):
         (["--step-scan", "1", "2"], "--step-scan"),
         (["--engine", "full"], "--engine"),
         (["--null-seeds", "4"], "--null-seeds"),
+        (["--seeds", "8", "--stop-after", "9"], "--stop-after"),
+        (["--stop-after", "0"], "--stop-after"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(argv, word, tmp_path, capsys):
@@ -322,6 +325,25 @@ def test_speedup_ratio_follows_the_one_censoring_policy():
     assert 8 < est.lo < est.value < est.hi < 12
     with pytest.raises(ValueError, match="same seeds"):
         cp.ratio_of_medians(ref, fast[:3], budgets=(1, 1))
+
+
+def test_stop_after_censors_the_slow_seeds_at_the_stop(tmp_path):
+    """--stop-after K: the cell stops once K seeds escaped; the others are censored at the recorded
+    stop (not at the budget), and without it the cell's config, hence its file, is unchanged."""
+    out = tmp_path / "res"
+    base = ["--task", "powerlaw", "--N", "16", "--seeds", "8", "--alpha", "0", "--start", "random"]
+    base += ["--budget-factor", "4", "--out", str(out), "--no-progress"]
+    assert sweep_main([*base, "--stop-after", "3"]) == 0
+    (path,) = (out / "cells").glob("*.nc")
+    ds = xr.open_dataset(path)
+    cfg = json.loads(ds.attrs["config"])
+    esc = ds["escape_samples"].values
+    assert cfg["stop_after"] == 3 and np.sum(np.isfinite(esc)) >= 3
+    assert ds.attrs["stop_samples"] < cfg["budget"] and np.nanmax(esc) <= ds.attrs["stop_samples"]
+    (row,) = json.loads((out / "summary.json").read_text())["cells"]
+    assert row["censored_at"] == ds.attrs["stop_samples"] and row["budget"] == cfg["budget"]
+    exp = cp.PowerlawExperiment(cp.PowerlawConfig(dims=(16,), seeds=8, alphas=(0.0,)).validated())
+    assert "stop_after" not in exp.cell_config(exp.cells()[0])
 
 
 @pytest.mark.parametrize("flag", [["--alpha", "1"], ["--placement", "spread"], ["--preactivation", "plain"]])

@@ -306,6 +306,7 @@ TASK_FLAGS = {
     "alphas": ("--alpha", POWERLAW),
     "placements": ("--placement", POWERLAW),
     "preactivation": ("--preactivation", POWERLAW),
+    "stop_after": ("--stop-after", POWERLAW),
     "dims_phase": ("--N-phase", AMPLITUDE_PHASE),
     "student": ("--student", AMPLITUDE_PHASE),
     "units": ("--units", AMPLITUDE_PHASE),

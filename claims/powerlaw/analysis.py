@@ -72,6 +72,14 @@ def ratio_of_medians(
     return sims.Estimate(float(ratio(np.median(ref), np.median(other))), float(lo), float(hi), int(ref.size))
 
 
+def _censored_at(ds) -> float:
+    """Where a cell's unescaped seeds are censored: the sample count at which the cell stopped
+    (`stop_samples`: the budget, or earlier with `stop_after`); cells written before it was
+    recorded ran to their budget."""
+    budget = float(json.loads(ds.attrs["config"])["budget"])
+    return min(float(ds.attrs.get("stop_samples", budget)), budget)
+
+
 def _boot_slopes(dims, samples, budgets, idx) -> np.ndarray:
     """Least-squares slopes of log(median) against log N for resampled seed indices idx[cell]."""
     x = np.log(np.asarray(dims, float))
@@ -138,6 +146,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
                 "placement": placement,
                 "seeds": int(esc.size),
                 "budget": int(json.loads(ds.attrs["config"])["budget"]),
+                "censored_at": _censored_at(ds),
                 "engine": json.loads(ds.attrs["config"]).get("engine", "coloured"),
                 "escaped_fraction": float(np.mean(np.isfinite(esc))),
                 "started_escaped_fraction": float(np.mean(esc == 0)),
@@ -180,7 +189,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
             if alpha == 0:
                 continue
             ref = cells[(dim, 0.0, c.placements[0])]
-            budgets = tuple(float(json.loads(d.attrs["config"])["budget"]) for d in (ref, ds))
+            budgets = (_censored_at(ref), _censored_at(ds))
             est = ratio_of_medians(_escapes(ref), _escapes(ds), seed=dim, budgets=budgets)
             ta = theory_median.get((dim, alpha, placement))
             t0 = theory_median.get((dim, 0.0, c.placements[0]))
@@ -216,7 +225,7 @@ def analyse_powerlaw(exp: PowerlawExperiment, cells: dict, per_seed_theory: bool
                 summary["fits"].append(entry)
                 continue
             samples = [_escapes(cells[(r["N"], alpha, placement)]) for r in rs]
-            budgets = [r["budget"] for r in rs]
+            budgets = [r["censored_at"] for r in rs]
             fit = sims.power_law_fit(entry["dims"], samples, budgets=budgets)
             slopes = _boot_slopes(entry["dims"], samples, budgets, idx)
             x = np.log(entry["dims"])

@@ -39,6 +39,14 @@ def add_powerlaw_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         default=None,
         help="normalised (w.x / sqrt(w^T C w), covered by the theory) or plain (w.x) [default: normalised]",
     )
+    g.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        metavar="K",
+        help="stop a cell once K of its seeds escaped; the rest are censored at the stop [default: "
+        "run every seed to its escape or the budget]",
+    )
     return parser
 
 
@@ -61,6 +69,7 @@ def config_from_args(args: argparse.Namespace, dtype: str | None = None) -> Powe
         budget_factor=get("budget_factor"),
         inputs=get("inputs"),
         engine=get("engine"),
+        stop_after=get("stop_after"),
         root_seed=get("root_seed"),
         chunk=get("chunk"),
         dtype=dtype,
