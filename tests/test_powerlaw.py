@@ -444,3 +444,19 @@ def test_exponents_figure_needs_three_n_and_draws_censored_speedups(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
     two = cp.PowerlawExperiment(dataclasses.replace(cfg, dims=(16, 32)))
     assert cp.exponents_figure(two, summary, tmp_path / "none") is None
+
+
+def test_speedup_panel_without_an_alpha0_reference_says_so():
+    """A run without alpha = 0 cells has no speed-up: the panel says so instead of empty axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from claims.powerlaw.figures import _speedup_vs_n_panel
+
+    fig, ax = plt.subplots()
+    cfg = cp.PowerlawConfig(dims=(16, 32, 64), seeds=8, alphas=(2.0,), placements=("aligned",)).validated()
+    _speedup_vs_n_panel(ax, cfg, {"speedups": []}, "aligned", {2.0: "k"})
+    assert not ax.axison and "no speed-up" in ax.texts[0].get_text()
+    plt.close(fig)

@@ -227,6 +227,10 @@ def _exponent_panel(ax, c, summary: dict, placement: str, colour: dict):
 
 def _speedup_vs_n_panel(bx, c, summary: dict, placement: str, colour: dict):
     """Speed-up n*(0) / n*(alpha) against N per alpha (censored ends drawn as such) beside the ODE's."""
+    if not summary["speedups"]:  # no alpha = 0 cells in the run: nothing to compare with
+        bx.set_axis_off()
+        bx.text(0.5, 0.5, "no alpha = 0 cells in this run:\nno speed-up to show", ha="center", va="center")
+        return
     for i, alpha in enumerate(c.alphas):
         ss = sorted(
             [s for s in summary["speedups"] if s["alpha"] == alpha and s["placement"] == placement],
