@@ -453,10 +453,10 @@ def test_speedup_panel_without_an_alpha0_reference_says_so():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from claims.powerlaw.figures import _speedup_vs_n_panel
+    from claims.powerlaw.figures import speedup_vs_n_panel
 
     fig, ax = plt.subplots()
     cfg = cp.PowerlawConfig(dims=(16, 32, 64), seeds=8, alphas=(2.0,), placements=("aligned",)).validated()
-    _speedup_vs_n_panel(ax, cfg, {"speedups": []}, "aligned", {2.0: "k"})
+    speedup_vs_n_panel(ax, cfg, {"speedups": []}, "aligned", {2.0: "k"})
     assert not ax.axison and "no speed-up" in ax.texts[0].get_text()
     plt.close(fig)

@@ -193,7 +193,7 @@ def exponents_figure(exp: PowerlawExperiment, summary: dict, stem: Path):
     with plt.rc_context(STYLE):
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.4, 3.1), constrained_layout=True)
         _exponent_panel(ax, c, summary, placement, colour)
-        _speedup_vs_n_panel(bx, c, summary, placement, colour)
+        speedup_vs_n_panel(bx, c, summary, placement, colour)
         return save(fig, stem)
 
 
@@ -225,7 +225,7 @@ def _exponent_panel(ax, c, summary: dict, placement: str, colour: dict):
     ax.legend(frameon=False, fontsize=6.5, loc="upper right")
 
 
-def _speedup_vs_n_panel(bx, c, summary: dict, placement: str, colour: dict):
+def speedup_vs_n_panel(bx, c, summary: dict, placement: str, colour: dict):
     """Speed-up n*(0) / n*(alpha) against N per alpha (censored ends drawn as such) beside the ODE's."""
     if not summary["speedups"]:  # no alpha = 0 cells in the run: nothing to compare with
         bx.set_axis_off()
