@@ -14,6 +14,7 @@ import sims.powerlaw
 import theory
 import theory.powerlaw
 
+from .._sweep import stop_samples
 from .config import MIN_SEEDS, PowerlawExperiment, by_axes
 
 
@@ -73,11 +74,10 @@ def ratio_of_medians(
 
 
 def _censored_at(ds) -> float:
-    """Where a cell's unescaped seeds are censored: the sample count at which the cell stopped
-    (`stop_samples`: the budget, or earlier with `stop_after`); cells written before it was
-    recorded ran to their budget."""
-    budget = float(json.loads(ds.attrs["config"])["budget"])
-    return min(float(ds.attrs.get("stop_samples", budget)), budget)
+    """Where a cell's unescaped seeds are censored: where it stopped (`claims._sweep.stop_samples`:
+    the budget, or earlier with `stop_after`), never beyond the budget (the last step may overrun it
+    by less than a batch)."""
+    return min(stop_samples(ds), float(json.loads(ds.attrs["config"])["budget"]))
 
 
 def _boot_slopes(dims, samples, budgets, idx) -> np.ndarray:

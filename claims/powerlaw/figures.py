@@ -45,7 +45,7 @@ def powerlaw_figure(
             med = np.array([r["median_escape_samples"]["value"] or np.nan for r in rs], float)
             lo = np.array([r["median_escape_samples"]["lo"] or np.nan for r in rs], float)
             hi = np.array([r["median_escape_samples"]["hi"] or np.nan for r in rs], float)
-            stops = np.array([r.get("censored_at", r["budget"]) for r in rs], float)
+            stops = np.array([r["censored_at"] for r in rs], float)
             med_plot = np.where(np.isfinite(med), med, stops)
             lo = np.where(np.isfinite(lo), lo, med_plot)
             hi = np.where(np.isfinite(hi), hi, med_plot)
