@@ -289,6 +289,10 @@ class _SphericalSGD:
     bK+1 .. bK+K, b = 0, 1, ...) is fold_in(data_key, b + 1), so with K = 1 step t uses
     fold_in(data_key, t). Large draws amortise the PRNG's fixed cost per call."""
 
+    scan_unroll = 1
+    """Steps of a block unrolled in the compiled loop over the block (1: a rolled loop). Unrolling
+    saves the loop's per-step cost where a step's work is small; it costs compile time."""
+
     def _draws_one(self, block_key: jax.Array):
         """The random numbers of one block of one trajectory: a pytree with leading axis K."""
         return block_key[None]
@@ -351,7 +355,7 @@ class _SphericalSGD:
         m_esc = self.escape_thresholds
         vector = bool(self.overlap_names)
         finished = self._finished
-        K = int(self.steps_per_draw)
+        K, unroll = int(self.steps_per_draw), int(self.scan_unroll)
         step_batch = jax.vmap(self._step_one)
         draw_batch = jax.vmap(self._draws_one)
         overlap = jax.vmap(self._overlap_one)
@@ -370,16 +374,16 @@ class _SphericalSGD:
                 keys = jax.vmap(lambda k: jax.random.fold_in(k, block + 1))(data_keys)
                 draws = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), draw_batch(keys))
 
-                def one(c2, xs):
+                def one(masked, c2, xs):
                     state, esc, mx, bad = c2
                     j, draw = xs
                     tj = base + j + 1
                     new = step_batch(state, aux, draw, steps)
-                    if K == 1:
-                        live = jnp.bool_(True)
-                    else:
+                    if masked:
                         live = (tj > t) & (tj <= t_end)
                         new = jax.tree.map(lambda n, o: jnp.where(live, n, o), new, state)
+                    else:
+                        live = jnp.bool_(True)
                     m = overlap(new, aux)
                     am = jnp.abs(m)
                     esc = jnp.where(live & (esc < 0) & (am >= jnp.asarray(m_esc, am.dtype)), tj, esc)
@@ -387,9 +391,18 @@ class _SphericalSGD:
                     mx = jnp.maximum(mx, jnp.where(jnp.isfinite(am), am, 0.0))
                     return (new, esc, mx, bad), None
 
-                (state, esc, mx, bad), _ = jax.lax.scan(
-                    one, (state, esc, mx, bad), (jnp.arange(K, dtype=jnp.int32), draws)
-                )
+                xs = (jnp.arange(K, dtype=jnp.int32), draws)
+
+                def scan(masked):  # the rare masked block stays rolled (compile time)
+                    body, n = ft.partial(one, masked), 1 if masked else unroll
+                    return lambda c3: jax.lax.scan(body, c3, xs, unroll=n)[0]
+
+                if K == 1:
+                    state, esc, mx, bad = scan(False)((state, esc, mx, bad))
+                else:
+                    # Only a block cut by the run's start or a checkpoint pays for the mask.
+                    whole = (base >= t) & (base + K <= t_end)
+                    state, esc, mx, bad = jax.lax.cond(whole, scan(False), scan(True), (state, esc, mx, bad))
                 return state, jnp.minimum(base + K, t_end), esc, mx, bad
 
             return jax.lax.while_loop(cond, inner, carry)

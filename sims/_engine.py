@@ -151,6 +151,13 @@ class ReducedSGD(_SphericalSGD):
         batch only, so a trajectory's numbers do not depend on how many run beside it)."""
         return max(1, min(64, 4096 // int(self.batch)))
 
+    @property
+    def scan_unroll(self) -> int:
+        """The whole block (K <= 16 steps, batch >= 256) unrolled: at N = 256, batch N, the rolled
+        loop's per-step cost was about 60% of the random numbers' (docs/benchmarks.md)."""
+        K = self.steps_per_draw
+        return K if K <= 16 else 1
+
     def _draws_one(self, block_key):
         """The block's numbers from one draw of random words, laid out step-major: per step 2B
         normals, B label bits, B latent bits (Rademacher latent), 2 chi-square candidate pairs

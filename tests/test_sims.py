@@ -434,3 +434,25 @@ def test_quadrature_recovers_any_three_point_law(atoms, weights):
     got_a, got_w = sims.quadrature_from_moments(moments)
     for p, target in enumerate(moments):
         assert math.isclose(float(np.sum(got_w * got_a**p)), target, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def test_reduced_engine_unrolls_whole_blocks_only_in_the_sweeps_shape_and_keeps_its_numbers():
+    """At batch >= 256 the reduced engine unrolls a block's K <= 16 steps (docs/benchmarks.md); the
+    unrolled loop must give the numbers of the rolled one (same steps, same draws), with checkpoints
+    that cut blocks (masked, rolled) and without."""
+    task = sims.SpikeTask.make("phase", 10.0, "rademacher")
+
+    class Rolled(sims.ReducedSGD):
+        scan_unroll = 1
+
+    assert sims.ReducedSGD(256, task, "-he4", batch=256).scan_unroll == 16
+    assert sims.ReducedSGD(128, task, "-he4", batch=128).scan_unroll == 1  # K = 32: rolled
+    kw = dict(steps=[3.0], seeds=np.arange(8), budget_samples=2_000_000)
+    unrolled = sims.ReducedSGD(256, task, "-he4", batch=256).run(n_checkpoints=7, **kw)
+    other_cuts = sims.ReducedSGD(256, task, "-he4", batch=256).run(n_checkpoints=40, **kw)
+    rolled = Rolled(256, task, "-he4", batch=256).run(n_checkpoints=7, **kw)
+    assert np.all(np.abs(unrolled["overlap"][..., -1]) > 0)
+    np.testing.assert_allclose(unrolled["overlap"], rolled["overlap"], rtol=0, atol=1e-5)
+    last = lambda run: run["overlap"][..., -1]
+    np.testing.assert_allclose(last(unrolled), last(other_cuts), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(np.isnan(unrolled["escape_samples"]), np.isnan(rolled["escape_samples"]))

@@ -40,10 +40,12 @@ default run takes about 4-5 minutes on 2 idle cores.
    sample, per trajectory.
 
 Targets: reduced engine >= 100x faster than the full one per sample at N=256; each engine within
-1.5x of its floor. The earlier target "full engine >= 100x faster than a NumPy loop at batch 1" is
-retired: at batch 1 the full engine's own random-number floor is within 2x of the NumPy loop
-(docs/benchmarks.md), so no implementation of that algorithm could reach it on a CPU; the ratio is
-still printed, without a target, and the overlap chains are compared with NumPy loops instead.
+1.5x of its floor; the reduced engine within 1.3x of its floor in the sweep's shape (batch N, 16
+seeds, threefry) at every N >= 256 of --dims. The earlier target "full engine >= 100x faster than a
+NumPy loop at batch 1" is retired: at batch 1 the full engine's own random-number floor is within
+2x of the NumPy loop (docs/benchmarks.md), so no implementation of that algorithm could reach it
+on a CPU; the ratio is still printed, without a target, and the overlap chains are compared with
+NumPy loops instead.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ SNR = 10.0
 ACTIVATION = "-he4"
 IMPLS = ("threefry2x32", "philox4x32")
 TARGET_REDUCED, TARGET_FLOOR = 100.0, 1.5
+TARGET_REDUCED_SWEEP = 1.3  # issue 15: reduced/floor in the sweep's shape (batch N, 16 seeds, threefry)
 COLOURED = dict(alpha=0.5, placement="aligned", start="random")  # a random start: no escape at STEP
 DRAWS = ("keys", "normal", "rademacher", "latent", "chisquare")
 
@@ -308,7 +311,9 @@ def main(argv=None) -> int:
         return 2
     q = args.quick
     work = 2**12 if q else 2**24  # full: samples x N x seeds per measurement
-    rwork, rmax = (2**10, 64) if q else (2**22, 2**14)  # reduced: samples x seeds; most steps
+    # reduced: samples x seeds, and the most steps. 2**27 is the length (N = 256, batch N, 16 seeds:
+    # 32 768 steps) at which the 64 checkpoints of a run cost about 5%: a sweep cell runs far longer
+    rwork, rmax = (2**10, 64) if q else (2**27, 2**14)
     min_steps = 4 if q else 16
     numpy_samples = {n: (200 if q else (20000 if n <= 256 else 10000)) for n in dims}
     shapes = [(1, 1), ("N", 16)] if q else [(1, 1), ("N", 1), (1, 16), ("N", 16)]
@@ -680,6 +685,14 @@ def render(rows, crows, rrows, brows, drows, lrows, dims, info, load0, load1, se
             f"- {name} engine/floor: {min(r['engine'] / r['floor'] for r in rs):.2f} to {w:.2f} "
             f"(worst {worst['impl']} N={worst['N']} batch={worst['batch']} seeds={worst['seeds']}; "
             f"target <= {TARGET_FLOOR}: {_met(w <= TARGET_FLOOR)})"
+        )
+    sweep_shape = [r for r in rrows if r["impl"] == IMPLS[0] and r["batch"] == r["N"] and r["seeds"] == 16]
+    if sweep_shape:
+        ratios = ", ".join(f"N={r['N']} {r['engine'] / r['floor']:.2f}" for r in sweep_shape)
+        ok = all(r["engine"] / r["floor"] <= TARGET_REDUCED_SWEEP for r in sweep_shape)
+        out.append(
+            f"- reduced engine/floor in the sweep's shape (batch N, 16 seeds, {IMPLS[0]}): {ratios} "
+            f"(target <= {TARGET_REDUCED_SWEEP}: {_met(ok)})"
         )
     for r in rrows:
         if r["full"] and r["N"] == 256:
