@@ -215,7 +215,8 @@ def _exponent_panel(ax, c, summary: dict, placement: str, colour: dict):
     ax.plot(a, ode, color="0.3", lw=1.0, marker="s", mfc="none", ms=6, label="shell ODE, same grid")
     h3 = np.array([(f.get("h3") or {}).get("exponent", np.nan) for f in fits], float)
     if np.isfinite(h3).any():
-        ax.plot(a, h3, color="0.5", lw=1.0, ls="--", label="H3 asymptote (N -> inf)")
+        # a tick per alpha too, so that a run with a single alpha still shows it
+        ax.plot(a, h3, color="0.5", lw=1.0, ls="--", marker="_", ms=14, label="H3 asymptote (N -> inf)")
     ax.errorbar([], [], fmt="o", color="0.3", ms=5, capsize=2, label="measured (95% CI)")
     ax.set(
         xlabel=r"spectral exponent $\alpha$",
