@@ -232,6 +232,18 @@ def test_benchmark_script_runs_in_quick_mode(tmp_path):
     assert all(0 < r["fraction_of_matmul"] for r in payload["networks"])
 
 
+def test_benchmark_many_seeds_mode_times_the_reduced_engine_in_large_chunks(tmp_path):
+    bad = run_script("bench_engine.py", "--quick", "--many-seeds", "0", timeout=120)
+    assert bad.returncode == 2 and "seed count" in bad.stderr
+    argv = ["--quick", "--many-seeds", "8", "32", "--json", str(tmp_path / "many.json")]
+    proc = run_script("bench_engine.py", *argv, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Reduced engine with many seeds" in proc.stdout
+    rows = json.loads((tmp_path / "many.json").read_text())["reduced_many_seeds"]
+    assert [(r["seeds"], r["chunk"]) for r in rows] == [(8, 8), (32, 32)]
+    assert all(r["ns_per_sample"] > 0 and r["batch"] == r["N"] == 16 for r in rows)
+
+
 @pytest.mark.slow  # kept out of the 10-minute fast tier
 def test_negative_activation_can_follow_the_flag_with_a_space(tmp_path):
     proc = run_script(

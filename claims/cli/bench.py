@@ -66,6 +66,7 @@ import numpy as np
 
 import sims
 from claims.cli._common import Parser
+from claims.cli.bench_many import many_seed_rows, render_many
 from claims.cli.bench_networks import network_rows, render_networks
 from claims.cli.bench_numpy import moment_matched_loop, reduced_loop, time_loop
 
@@ -105,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--networks-only",
         action="store_true",
         help="only the network training throughput (two-layer, CNN, Rahaman MLP; about a minute)",
+    )
+    p.add_argument(
+        "--many-seeds",
+        type=int,
+        nargs="+",
+        metavar="S",
+        help="only the reduced engine in the sweep's shape with S seeds per run, in chunks of up to "
+        "256 (issue 15's GPU measurement; --dims default 512 1024)",
     )
     return p
 
@@ -310,6 +319,8 @@ def main(argv=None) -> int:
         print(f"error: --repeats {repeats}: use at least 1", file=sys.stderr)
         return 2
     q = args.quick
+    if args.many_seeds:
+        return _many_seeds_only(args, devices_note, repeats)
     work = 2**12 if q else 2**24  # full: samples x N x seeds per measurement
     # reduced: samples x seeds, and the most steps. 2**27 is the length (N = 256, batch N, 16 seeds:
     # 32 768 steps) at which the 64 checkpoints of a run cost about 5%: a sweep cell runs far longer
@@ -534,6 +545,37 @@ def main(argv=None) -> int:
             "devices": [dict(r, speedup=r["one"] / r["two"]) if "error" not in r else r for r in drows],
             "matmul_gflops": peak,
             "networks": nrows,
+            "provenance": sims.provenance(),
+        }
+        sims.atomic_write_bytes(Path(args.json), (json.dumps(payload, indent=2) + "\n").encode())
+    return 0
+
+
+def _many_seeds_only(args, devices_note: str, repeats: int) -> int:
+    """`--many-seeds`: the reduced engine with many seeds per run, report and JSON."""
+    if any(s < 1 for s in args.many_seeds):
+        print(f"error: --many-seeds {args.many_seeds}: every seed count must be >= 1", file=sys.stderr)
+        return 2
+    dims = args.dims or ([16] if args.quick else [512, 1024])
+    info, load0, t_start = machine(devices_note), load(), time.perf_counter()
+    task = sims.SpikeTask.make("phase", SNR, "rademacher")
+    work = 2**12 if args.quick else 2**30
+    rows = many_seed_rows(dims, args.many_seeds, repeats, work, task, ACTIVATION, STEP)
+    seconds, load1 = time.perf_counter() - t_start, load()
+    report = "\n".join(
+        ["## Engine benchmark, many seeds", "", *(f"- {k}: {v}" for k, v in info.items())]
+        + [f"- load average (1, 5, 15 min): {load0} before, {load1} after; total {seconds:.0f} s"]
+        + render_many(rows, jax.default_backend())
+    )
+    print(report)
+    if args.out:
+        sims.atomic_write_bytes(Path(args.out), (report + "\n").encode())
+    if args.json:
+        payload = {
+            "machine": info,
+            "load_average": {"before": load0, "after": load1},
+            "seconds": seconds,
+            "reduced_many_seeds": rows,
             "provenance": sims.provenance(),
         }
         sims.atomic_write_bytes(Path(args.json), (json.dumps(payload, indent=2) + "\n").encode())
