@@ -516,19 +516,11 @@ def main(argv=None) -> int:
         tables = (rows, crows, rrows, brows, drows, lrows)
         report = render(*tables, dims, info, load0, load1, seconds, numpy_samples)
     else:
-        report = "\n".join(
-            ["## Network benchmark", "", *(f"- {k}: {v}" for k, v in info.items())]
-            + [f"- load average (1, 5, 15 min): {load0} before, {load1} after; total {seconds:.0f} s"]
-        )
+        report = "\n".join(_header("Network benchmark", info, load0, load1, seconds))
     report = "\n".join([report, *render_networks(nrows, peak)])
-    print(report)
-    if args.out:
-        sims.atomic_write_bytes(Path(args.out), (report + "\n").encode())
+    payload = None
     if args.json:
         payload = {
-            "machine": info,
-            "load_average": {"before": load0, "after": load1},
-            "seconds": seconds,
             "full_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rows],
             "coloured_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in crows],
             "reduced_over_floor": [dict(r, ratio=r["engine"] / r["floor"]) for r in rrows],
@@ -545,10 +537,28 @@ def main(argv=None) -> int:
             "devices": [dict(r, speedup=r["one"] / r["two"]) if "error" not in r else r for r in drows],
             "matmul_gflops": peak,
             "networks": nrows,
-            "provenance": sims.provenance(),
         }
-        sims.atomic_write_bytes(Path(args.json), (json.dumps(payload, indent=2) + "\n").encode())
+    _emit(args, report, payload, info, load0, load1, seconds)
     return 0
+
+
+def _header(title: str, info: dict, load0: str, load1: str, seconds: float) -> list[str]:
+    """A report's title, machine lines and load average."""
+    return [f"## {title}", "", *(f"- {k}: {v}" for k, v in info.items())] + [
+        f"- load average (1, 5, 15 min): {load0} before, {load1} after; total {seconds:.0f} s"
+    ]
+
+
+def _emit(args, report: str, payload: dict | None, info: dict, load0: str, load1: str, seconds: float):
+    """Print the report; write it to --out and the payload, with machine, load and provenance, to
+    --json (both atomically)."""
+    print(report)
+    if args.out:
+        sims.atomic_write_bytes(Path(args.out), (report + "\n").encode())
+    if args.json:
+        head = {"machine": info, "load_average": {"before": load0, "after": load1}, "seconds": seconds}
+        payload = head | (payload or {}) | {"provenance": sims.provenance()}
+        sims.atomic_write_bytes(Path(args.json), (json.dumps(payload, indent=2) + "\n").encode())
 
 
 def _many_seeds_only(args, devices_note: str, repeats: int) -> int:
@@ -562,23 +572,9 @@ def _many_seeds_only(args, devices_note: str, repeats: int) -> int:
     work = 2**12 if args.quick else 2**30
     rows = many_seed_rows(dims, args.many_seeds, repeats, work, task, ACTIVATION, STEP)
     seconds, load1 = time.perf_counter() - t_start, load()
-    report = "\n".join(
-        ["## Engine benchmark, many seeds", "", *(f"- {k}: {v}" for k, v in info.items())]
-        + [f"- load average (1, 5, 15 min): {load0} before, {load1} after; total {seconds:.0f} s"]
-        + render_many(rows, jax.default_backend())
-    )
-    print(report)
-    if args.out:
-        sims.atomic_write_bytes(Path(args.out), (report + "\n").encode())
-    if args.json:
-        payload = {
-            "machine": info,
-            "load_average": {"before": load0, "after": load1},
-            "seconds": seconds,
-            "reduced_many_seeds": rows,
-            "provenance": sims.provenance(),
-        }
-        sims.atomic_write_bytes(Path(args.json), (json.dumps(payload, indent=2) + "\n").encode())
+    header = _header("Engine benchmark, many seeds", info, load0, load1, seconds)
+    report = "\n".join(header + render_many(rows, jax.default_backend()))
+    _emit(args, report, {"reduced_many_seeds": rows}, info, load0, load1, seconds)
     return 0
 
 
